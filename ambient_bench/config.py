@@ -1,0 +1,301 @@
+"""Typed configuration: suite files (YAML) -> strict dataclasses, with ``--set a.b=c`` overrides.
+
+Strict means an unknown or misspelled key, a value of the wrong type, or a value out of
+range is a ``ConfigError`` that names the full key, e.g. ``train.lr``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the offending key."""
+
+
+# --------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class DatasetSpec:
+    """One dataset of a suite: which generator, how many episodes, and its source label."""
+
+    generator: str
+    source: str  # "clean" or "corrupt"
+    n_episodes: int
+    params: dict[str, Any] = field(default_factory=dict)
+    shard_size: int = 50
+
+    def validate(self, key: str) -> None:
+        _check(self.source in ("clean", "corrupt"), f"{key}.source", "must be 'clean' or 'corrupt'")
+        _check(self.n_episodes >= 1, f"{key}.n_episodes", "must be >= 1")
+        _check(self.shard_size >= 1, f"{key}.shard_size", "must be >= 1")
+
+
+@dataclass
+class PolicyConfig:
+    """The diffusion policy: ConditionalUnet1D sizes, chunking and the noise schedule."""
+
+    down_dims: list[int] = field(default_factory=lambda: [64, 128, 256])
+    kernel_size: int = 3
+    n_groups: int = 8
+    step_embed_dim: int = 64
+    horizon: int = 16  # predicted actions per chunk
+    n_action_steps: int = 8  # executed before replanning
+    num_diffusion_steps: int = 100
+    prediction: str = "epsilon"  # or "sample" (x0-prediction)
+
+    def validate(self, key: str) -> None:
+        _check(len(self.down_dims) >= 1 and all(d > 0 for d in self.down_dims), f"{key}.down_dims", "must be positive")
+        _check(all(d % self.n_groups == 0 for d in self.down_dims), f"{key}.down_dims",
+               f"every entry must be divisible by n_groups={self.n_groups}")
+        _check(self.kernel_size % 2 == 1, f"{key}.kernel_size", "must be odd")
+        factor = 2 ** (len(self.down_dims) - 1)
+        _check(self.horizon >= factor and self.horizon % factor == 0, f"{key}.horizon",
+               f"must be a positive multiple of {factor} (2**(len(down_dims)-1)) for the U-Net")
+        _check(1 <= self.n_action_steps <= self.horizon, f"{key}.n_action_steps", "must be in [1, horizon]")
+        _check(self.num_diffusion_steps >= 2, f"{key}.num_diffusion_steps", "must be >= 2")
+        _check(self.prediction in ("epsilon", "sample"), f"{key}.prediction", "must be 'epsilon' or 'sample'")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 256
+    lr: float = 1e-4
+    weight_decay: float = 1e-6
+    warmup_steps: int = 100
+    ema_decay: float = 0.999
+    grad_clip: float = 0.0  # 0 disables clipping
+    log_every: int = 50
+    checkpoint_every: int = 500
+
+    def validate(self, key: str) -> None:
+        for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
+            _check(getattr(self, name) >= 1, f"{key}.{name}", "must be >= 1")
+        _check(self.lr > 0, f"{key}.lr", "must be > 0")
+        _check(self.warmup_steps >= 0, f"{key}.warmup_steps", "must be >= 0")
+        _check(0.0 <= self.ema_decay < 1.0, f"{key}.ema_decay", "must be in [0, 1)")
+        _check(self.grad_clip >= 0, f"{key}.grad_clip", "must be >= 0")
+
+
+@dataclass
+class EvalConfig:
+    n_test: int = 1000
+    n_validation: int = 200
+    sampler: str = "ddim"  # or "ddpm"
+    inference_steps: int = 10  # DDIM steps (DDPM always uses all)
+    batch_size: int = 1000  # episodes stepped together
+
+    def validate(self, key: str) -> None:
+        _check(self.n_test >= 1 and self.n_validation >= 1, f"{key}.n_test", "trial counts must be >= 1")
+        _check(self.sampler in ("ddim", "ddpm"), f"{key}.sampler", "must be 'ddim' or 'ddpm'")
+        _check(self.inference_steps >= 1, f"{key}.inference_steps", "must be >= 1")
+        _check(self.batch_size >= 1, f"{key}.batch_size", "must be >= 1")
+
+
+@dataclass
+class BaselineSpec:
+    """A baseline in a suite: fixed parameters, a grid to sweep, and which seeds to run."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass
+class SuiteConfig:
+    name: str
+    task: str
+    task_params: dict[str, Any] = field(default_factory=dict)
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    baselines: dict[str, BaselineSpec] = field(default_factory=dict)
+    sweep_seeds: int = 1  # training seeds per grid point (validation split)
+    final_seeds: int = 3  # training seeds of each selected configuration (test split)
+    selection_metric: str = "success_rate"
+    tiebreak_metric: str = ""  # lower is better, e.g. accel_sq_mean
+    paper: dict[str, dict[str, Any]] = field(default_factory=dict)  # baseline -> paper's numbers
+    paper_note: str = ""
+
+    def validate(self, key: str = "") -> None:
+        _check(bool(self.datasets), "datasets", "a suite needs at least one dataset")
+        for name, spec in self.datasets.items():
+            spec.validate(f"datasets.{name}")
+        self.policy.validate("policy")
+        self.train.validate("train")
+        self.eval.validate("eval")
+        _check(self.sweep_seeds >= 1, "sweep_seeds", "must be >= 1")
+        _check(self.final_seeds >= 1, "final_seeds", "must be >= 1")
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {message}")
+
+
+# --------------------------------------------------------------------------------------
+# Strict construction from plain dicts
+# --------------------------------------------------------------------------------------
+
+
+def from_dict(cls: type, data: Any, key: str = "") -> Any:
+    """Build dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{key or '<root>'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f"{key}." if key else ""
+        raise ConfigError(
+            f"unknown key {where}{unknown[0]}; valid keys here: {', '.join(sorted(fields))}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, f"{key}.{name}" if key else name)
+    missing = [
+        n for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"missing key {key + '.' if key else ''}{missing[0]}")
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, key)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(tp):
+            try:
+                return _coerce(option, value, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0])
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        _, item = typing.get_args(tp)
+        return {k: _coerce(item, v, f"{key}.{k}") for k, v in value.items()}
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp in (str, bool):
+        if not isinstance(value, tp):
+            raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}")
+        return value
+    if tp is type(None):
+        if value is not None:
+            raise ConfigError(f"{key}: expected null, got {value!r}")
+        return None
+    raise ConfigError(f"{key}: unsupported type {tp}")
+
+
+def to_dict(obj: Any) -> Any:
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def config_hash(obj: Any) -> str:
+    """Short stable hash of a JSON-able config: the cache key of a job's output."""
+    text = json.dumps(to_dict(obj), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------
+# Suite files, presets and overrides
+# --------------------------------------------------------------------------------------
+
+PRESETS = ("smoke", "quick", "paper")
+
+
+def suite_dir() -> Path:
+    return Path(str(resources.files("ambient_bench") / "suites"))
+
+
+def suite_names() -> list[str]:
+    return sorted(p.stem for p in suite_dir().glob("*.yaml"))
+
+
+def deep_merge(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``a.b=c`` -> (['a', 'b'], c) with c parsed as YAML (numbers, lists, booleans)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key.sub=value")
+    key, raw = text.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"override {text!r} has an empty key part")
+    return parts, yaml.safe_load(raw)
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    out = copy.deepcopy(data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = out
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                node[p] = {} if p not in node else node[p]
+                if not isinstance(node[p], dict):
+                    raise ConfigError(f"override {text!r}: {p} is not a section")
+            node = node[p]
+        node[parts[-1]] = value
+    return out
+
+
+def load_suite(name_or_path: str, preset: str = "smoke", overrides: list[str] | None = None) -> SuiteConfig:
+    """Read a suite file, apply a preset and ``--set`` overrides, and validate strictly."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = suite_dir() / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise ConfigError(f"unknown suite {name_or_path!r}; valid suites: {', '.join(suite_names())}")
+    elif not path.exists():
+        raise ConfigError(f"suite file {path} does not exist")
+    raw = yaml.safe_load(path.read_text())
+    presets = raw.pop("presets", {}) or {}
+    if preset not in presets:
+        raise ConfigError(f"unknown preset {preset!r} for suite {raw.get('name')}; valid presets: {', '.join(presets)}")
+    data = deep_merge(raw, presets[preset] or {})
+    data = apply_overrides(data, overrides or [])
+    suite = from_dict(SuiteConfig, data)
+    suite.validate()
+    return suite

@@ -1,0 +1,145 @@
+"""Variance-preserving DDPM noise schedule, the sigma <-> timestep map, and samplers.
+
+Noising is x_t = sqrt(abar_t) * x0 + sigma_t * eps with sigma_t = sqrt(1 - abar_t), so
+sigma lies in (0, 1) and every method's thresholds are given in sigma, not steps.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+# A denoiser maps (x_t, t) to the network's prediction (epsilon or x0).
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def squaredcos_cap_v2_betas(num_steps: int, max_beta: float = 0.999) -> torch.Tensor:
+    """Betas of the cosine schedule (Nichol & Dhariwal), as in diffusers' squaredcos_cap_v2."""
+
+    def alpha_bar(u: float) -> float:
+        return math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2
+
+    betas = [
+        min(1 - alpha_bar((i + 1) / num_steps) / alpha_bar(i / num_steps), max_beta)
+        for i in range(num_steps)
+    ]
+    return torch.tensor(betas, dtype=torch.float64)
+
+
+class NoiseSchedule:
+    """T-step VP schedule. Tensors are float64 for exact closed forms; cast on use."""
+
+    def __init__(self, num_steps: int = 100, prediction: str = "epsilon", clip_sample: bool = True):
+        if prediction not in ("epsilon", "sample"):
+            raise ValueError(f"prediction must be 'epsilon' or 'sample', got {prediction!r}")
+        self.num_steps = num_steps
+        self.prediction = prediction
+        self.clip_sample = clip_sample
+        self.betas = squaredcos_cap_v2_betas(num_steps)
+        self.alphas = 1.0 - self.betas
+        self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
+        self.sigmas = torch.sqrt(1.0 - self.alphas_cumprod)
+
+    # --- sigma <-> t -------------------------------------------------------------
+    def t_to_sigma(self, t: torch.Tensor | int) -> torch.Tensor:
+        return self.sigmas[torch.as_tensor(t, dtype=torch.long)]
+
+    def sigma_to_t(self, sigma: float) -> int:
+        """The grid step whose sigma is closest to ``sigma``."""
+        return int(torch.argmin(torch.abs(self.sigmas - float(sigma))))
+
+    def first_t_above(self, sigma: torch.Tensor) -> torch.Tensor:
+        """Smallest t with sigma_t > sigma (num_steps if none): the band start of 'sigma > s'."""
+        return torch.searchsorted(self.sigmas, torch.as_tensor(sigma, dtype=torch.float64), right=True)
+
+    def last_t_at_or_below(self, sigma: torch.Tensor) -> torch.Tensor:
+        """Largest t with sigma_t <= sigma (-1 if none): the band end of 'sigma <= s'."""
+        return self.first_t_above(sigma) - 1
+
+    # --- forward process ----------------------------------------------------------
+    def _coef(self, values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        out = values.to(like.device)[t].to(like.dtype)
+        return out.view(-1, *([1] * (like.dim() - 1)))
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        a = self._coef(self.alphas_cumprod.sqrt(), t, x0)
+        s = self._coef(self.sigmas, t, x0)
+        return a * x0 + s * noise
+
+    def target(self, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The regression target of the ordinary denoising loss."""
+        return noise if self.prediction == "epsilon" else x0
+
+    def predict_x0(self, model_out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if self.prediction == "sample":
+            x0 = model_out
+        else:
+            a = self._coef(self.alphas_cumprod.sqrt(), t, x_t)
+            s = self._coef(self.sigmas, t, x_t)
+            x0 = (x_t - s * model_out) / a
+        return x0.clamp(-1.0, 1.0) if self.clip_sample else x0
+
+    def posterior_variance(self) -> torch.Tensor:
+        """beta_tilde_t = (1 - abar_{t-1}) / (1 - abar_t) * beta_t, with abar_{-1} = 1."""
+        abar_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]])
+        return (1 - abar_prev) / (1 - self.alphas_cumprod) * self.betas
+
+    # --- reverse process ------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self,
+        denoiser: Denoiser,
+        shape: tuple[int, ...],
+        generator: torch.Generator | None = None,
+        method: str = "ddim",
+        num_inference_steps: int | None = None,
+        device: torch.device | str = "cpu",
+    ) -> torch.Tensor:
+        """Draw samples with DDPM (all T steps, stochastic) or DDIM (eta = 0, strided)."""
+        x = torch.randn(shape, generator=generator, device=device)
+        if method == "ddpm":
+            return self._sample_ddpm(denoiser, x, generator)
+        if method == "ddim":
+            return self._sample_ddim(denoiser, x, num_inference_steps or self.num_steps)
+        raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {method!r}")
+
+    def _sample_ddpm(self, denoiser: Denoiser, x: torch.Tensor, generator) -> torch.Tensor:
+        abar = self.alphas_cumprod
+        var = self.posterior_variance()
+        for t in range(self.num_steps - 1, -1, -1):
+            tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+            x0 = self.predict_x0(denoiser(x, tt), x, tt)
+            abar_prev = abar[t - 1] if t > 0 else torch.tensor(1.0, dtype=torch.float64)
+            c0 = (abar_prev.sqrt() * self.betas[t] / (1 - abar[t])).item()
+            ct = (self.alphas[t].sqrt() * (1 - abar_prev) / (1 - abar[t])).item()
+            x = c0 * x0 + ct * x
+            if t > 0:
+                noise = torch.randn(x.shape, generator=generator, device=x.device)
+                x = x + var[t].sqrt().item() * noise
+        return x
+
+    def ddim_timesteps(self, num_inference_steps: int) -> list[int]:
+        """Evenly strided steps from T-1 down to 0 (diffusers' 'leading' spacing)."""
+        if not 1 <= num_inference_steps <= self.num_steps:
+            raise ValueError(f"num_inference_steps must be in [1, {self.num_steps}]")
+        ratio = self.num_steps // num_inference_steps
+        return [i * ratio for i in range(num_inference_steps)][::-1]
+
+    def ddim_step(self, model_out: torch.Tensor, x_t: torch.Tensor, t: int, t_prev: int) -> torch.Tensor:
+        """Deterministic DDIM update x_t -> x_{t_prev} (t_prev = -1 means the clean sample)."""
+        tt = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
+        x0 = self.predict_x0(model_out, x_t, tt)
+        abar_t = self.alphas_cumprod[t].item()
+        abar_prev = self.alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
+        eps = (x_t - math.sqrt(abar_t) * x0) / math.sqrt(1 - abar_t)
+        return math.sqrt(abar_prev) * x0 + math.sqrt(1 - abar_prev) * eps
+
+    def _sample_ddim(self, denoiser: Denoiser, x: torch.Tensor, num_inference_steps: int) -> torch.Tensor:
+        steps = self.ddim_timesteps(num_inference_steps)
+        for i, t in enumerate(steps):
+            t_prev = steps[i + 1] if i + 1 < len(steps) else -1
+            tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+            x = self.ddim_step(denoiser(x, tt), x, t, t_prev)
+        return x

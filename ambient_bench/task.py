@@ -1,0 +1,82 @@
+"""The contracts between suites and the core: generated episodes and batched evaluation tasks.
+
+A suite contributes (1) generators, registered in ``GENERATORS``, that turn seeds into
+validated episodes, and (2) a batched task, registered in ``TASKS``, that the one
+evaluator steps with a policy. Nothing in the core knows a suite by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+
+@dataclass
+class Episode:
+    """One demonstration: ``obs[k]`` is what the policy sees at step k, ``action[k]`` what it did.
+
+    Both are float32 arrays with the same first dimension (the episode length).
+    ``seed`` is the seed the episode was generated from.
+    """
+
+    obs: np.ndarray
+    action: np.ndarray
+    seed: int
+
+    def __post_init__(self) -> None:
+        self.obs = np.asarray(self.obs, dtype=np.float32)
+        self.action = np.asarray(self.action, dtype=np.float32)
+        if self.obs.ndim != 2 or self.action.ndim != 2 or len(self.obs) != len(self.action):
+            raise ValueError(
+                f"episode {self.seed}: obs {self.obs.shape} and action {self.action.shape} "
+                "must be 2-D with the same length"
+            )
+        if len(self.obs) == 0 or not (np.isfinite(self.obs).all() and np.isfinite(self.action).all()):
+            raise ValueError(f"episode {self.seed}: empty or non-finite arrays")
+
+
+@dataclass
+class GeneratorOutput:
+    """What a generator returns for a list of seeds: the valid episodes and an account of failures."""
+
+    episodes: list[Episode]
+    solver: str
+    n_failed: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class Generator(Protocol):
+    """``generate(seeds, **params)``: one episode per seed, each a pure function of its seed,
+    so shards produced by any number of workers concatenate to the same dataset."""
+
+    def __call__(self, seeds: Sequence[int], **params: Any) -> GeneratorOutput: ...
+
+
+class BatchedTask(Protocol):
+    """Many evaluation episodes stepped together.
+
+    The evaluator calls ``reset(seeds)``, then repeatedly ``step(chunks)`` with an action
+    chunk for every episode that is not done, until all are done; then ``records()``.
+    """
+
+    obs_dim: int
+    action_dim: int
+
+    def reset(self, seeds: np.ndarray) -> np.ndarray:
+        """Start one episode per seed; returns obs of shape (B, obs_dim)."""
+
+    @property
+    def done(self) -> np.ndarray:
+        """(B,) bool: episodes that have ended (success, failure or step cap)."""
+
+    def step(self, chunks: np.ndarray) -> np.ndarray:
+        """Execute ``chunks`` (n_active, n_steps, action_dim), one per not-done episode in
+        order, step by step (an episode may end mid-chunk); returns obs (B, obs_dim)."""
+
+    def records(self) -> list[dict[str, Any]]:
+        """One JSON-serialisable record per episode (seed, success, suite metrics...)."""
+
+    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
+        """Suite metrics over records, e.g. success_rate, its 95 % interval, accel_sq_mean."""

@@ -1,0 +1,12 @@
+"""Built-in baselines, one file each; importing this package registers them by name."""
+
+from . import (  # noqa: F401
+    ambient,
+    ambient_locality,
+    ambient_loss,
+    clean_only,
+    corrupt_only,
+    cotrain,
+    exclusive_bands,
+    locality,
+)

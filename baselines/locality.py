@@ -1,0 +1,22 @@
+"""Locality: corrupt samples only at low noise, sigma <= sigma_max.
+
+At low noise the optimal denoiser is local, so demos whose motions are right but whose
+task logic is wrong still teach good motions without teaching their logic.
+"""
+
+from dataclasses import dataclass
+
+from ambient_bench.baseline import EVERY_LEVEL, Band, Baseline, check_sigma, register_baseline
+
+
+@register_baseline("locality")
+@dataclass
+class Locality(Baseline):
+    sigma_max: float = 0.46
+
+    def __post_init__(self):
+        self.sigma_max = float(self.sigma_max)
+        check_sigma(self.sigma_max, "sigma_max")
+
+    def band(self, source, dataset):
+        return EVERY_LEVEL if source == "clean" else Band(sigma_min=1.0, sigma_max=self.sigma_max)

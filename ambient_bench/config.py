@@ -109,10 +109,24 @@ class EvalConfig:
 
 @dataclass
 class BaselineSpec:
-    """A baseline in a suite: fixed parameters, a grid to sweep, and which seeds to run."""
+    """An entry of a suite's table: a registered baseline (default: the entry's name),
+    fixed parameters, a grid to sweep, and suite overrides (e.g. task conditioning)."""
 
+    baseline: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
+    suite_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ReportConfig:
+    """What the table shows and which two metrics span the Pareto plot."""
+
+    metrics: list[str] = field(default_factory=lambda: ["success_rate"])
+    pareto_x: str = "success_rate"
+    pareto_x_better: str = "higher"  # or "lower"
+    pareto_y: str = "success_rate"
+    pareto_sweeps: list[str] = field(default_factory=list)  # entries whose sweep is drawn as a front
 
 
 @dataclass
@@ -127,9 +141,11 @@ class SuiteConfig:
     baselines: dict[str, BaselineSpec] = field(default_factory=dict)
     sweep_seeds: int = 1  # training seeds per grid point (validation split)
     final_seeds: int = 3  # training seeds of each selected configuration (test split)
-    selection_metric: str = "success_rate"
+    selection_metric: str = "success_rate"  # higher is better, on validation trials
     tiebreak_metric: str = ""  # lower is better, e.g. accel_sq_mean
-    paper: dict[str, dict[str, Any]] = field(default_factory=dict)  # baseline -> paper's numbers
+    report: ReportConfig = field(default_factory=ReportConfig)
+    classifier: dict[str, Any] = field(default_factory=dict)  # ClassifierConfig fields
+    paper: dict[str, dict[str, Any]] = field(default_factory=dict)  # entry -> the paper's numbers
     paper_note: str = ""
 
     def validate(self, key: str = "") -> None:
@@ -141,6 +157,12 @@ class SuiteConfig:
         self.eval.validate("eval")
         _check(self.sweep_seeds >= 1, "sweep_seeds", "must be >= 1")
         _check(self.final_seeds >= 1, "final_seeds", "must be >= 1")
+        _check(self.report.pareto_x_better in ("higher", "lower"), "report.pareto_x_better",
+               "must be 'higher' or 'lower'")
+        for name, entry in self.baselines.items():
+            for param, values in entry.grid.items():
+                _check(isinstance(values, list) and len(values) >= 1, f"baselines.{name}.grid.{param}",
+                       "must be a non-empty list")
 
 
 def _check(ok: bool, key: str, message: str) -> None:

@@ -175,9 +175,7 @@ class Dataset:
 
     @property
     def sha256(self) -> str:
-        """One digest of all shard checksums: the dataset's identity in provenance records."""
-        text = json.dumps([s["sha256"] for s in self.meta["shards"]], sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()
+        return dataset_sha256(self.meta)
 
     def annotation(self, name: str, key: str) -> np.ndarray | None:
         """Per-step values of annotation ``name`` (per-episode ones are broadcast), or None."""
@@ -188,6 +186,12 @@ class Dataset:
         if len(values) == self.n_episodes and len(values) != len(self.obs):
             values = values[self.step_episode]
         return values
+
+
+def dataset_sha256(meta: dict[str, Any]) -> str:
+    """One digest of all shard checksums: the dataset's identity in provenance records."""
+    text = json.dumps([s["sha256"] for s in meta["shards"]], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def is_complete(directory: Path) -> bool:

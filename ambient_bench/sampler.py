@@ -35,6 +35,7 @@ class Batch:
     sigma_min: torch.Tensor  # (B,) the sample's sigma_min (for the ambient loss)
     is_corrupt: torch.Tensor  # (B,) bool
     dataset: torch.Tensor  # (B,) index into the sampler's dataset list
+    window: torch.Tensor  # (B,) window ids (for invariant checks)
 
 
 class NoiseBandSampler:
@@ -135,6 +136,7 @@ class NoiseBandSampler:
             sigma_min=self.window_sigma_min[windows],
             is_corrupt=self.window_corrupt[windows],
             dataset=self.window_dataset[windows],
+            window=windows,
         )
 
     def admissible(self, windows: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401
     ambient,
+    ambient_classifier,
     ambient_locality,
     ambient_loss,
     clean_only,

@@ -1,0 +1,52 @@
+"""Where a result came from: code version, packages, machine, and the data it used."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .data import package_versions
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def git_state() -> dict[str, Any]:
+    """Commit and dirty flag of the checkout the code runs from ('unknown' outside git)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+
+    try:
+        return {"git_sha": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"git_sha": "unknown", "git_dirty": None}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{cpu}, {torch.get_num_threads()} torch threads, {gpu}"
+
+
+def provenance(dataset_sha256: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        **git_state(),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "package_versions": package_versions(),
+        "python": platform.python_version(),
+        "machine": machine(),
+        "datasets_sha256": dataset_sha256 or {},
+    }

@@ -1,0 +1,180 @@
+"""Tables and figures of a suite run: summary.csv, table.md, pareto.png, rollouts.png.
+
+Every number comes from the evaluation files of the run; the table's configuration per
+entry is the one selected on validation trials (``selected`` in summary.csv).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .config import to_dict
+from .data import atomic_write_bytes, atomic_write_json, dataset_sha256
+from .provenance import provenance
+
+if TYPE_CHECKING:
+    from .runner import RunSpec, Runner
+
+log = logging.getLogger(__name__)
+
+
+def summary_frame(runner: "Runner", evals: dict[str, dict["RunSpec", dict[str, Any]]], chosen: dict[str, tuple]) -> pd.DataFrame:
+    rows = []
+    for split, results in evals.items():
+        for run, result in results.items():
+            agg = result["aggregate"]
+            rows.append({
+                "suite": runner.suite.name, "preset": runner.preset, "baseline": run.entry,
+                "params": run.params_label, "seed": run.seed, "split": split,
+                "n_trials": result["n_trials"], **agg,
+                "selected": chosen.get(run.entry) == run.params,
+                "run": runner.run_dir(run).name,
+            })
+    return pd.DataFrame(rows)
+
+
+def mean_std(values: pd.Series, scale: float) -> str:
+    v = values.dropna().to_numpy(dtype=float) * scale
+    if len(v) == 0:
+        return "n/a"
+    return f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.1f}"
+
+
+def table_markdown(runner: "Runner", summary: pd.DataFrame) -> str:
+    suite = runner.suite
+    metrics = suite.report.metrics
+    percent = {m for m in metrics if m.endswith("rate") or m in ("logic", "motion", "success")}
+    test = summary[(summary.split == "test") & summary.selected]
+    header = ["baseline", "selected params", "seeds", "rollouts"] + [f"{m} (ours)" for m in metrics] + \
+             [f"{m} (paper)" for m in metrics]
+    lines = [
+        f"# {suite.name} / {runner.preset}: test results of the configurations selected on validation",
+        "",
+        f"Selection rule: per baseline, the grid point with the highest mean `{suite.selection_metric}` on "
+        f"{suite.eval.n_validation} validation trials over {suite.sweep_seeds} seed(s)"
+        + (f", ties broken by the lower `{suite.tiebreak_metric}`" if suite.tiebreak_metric else "")
+        + f"; then {suite.final_seeds} training seeds of it, each evaluated on {suite.eval.n_test} test trials "
+        "(disjoint seeds). Values are mean ± std over training seeds; rates in %.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for entry in runner.entries:
+        rows = test[test.baseline == entry]
+        if rows.empty:
+            continue
+        ours = [mean_std(rows[m], 100.0 if m in percent else 1.0) if m in rows else "n/a" for m in metrics]
+        paper = suite.paper.get(entry, {})
+        theirs = [_paper_value(paper.get(m), m in percent) for m in metrics]
+        lines.append("| " + " | ".join([entry, rows.params.iloc[0], str(rows.seed.nunique()),
+                                        str(int(rows.n_trials.sum()))] + ours + theirs) + " |")
+    if suite.paper_note:
+        lines += ["", suite.paper_note]
+    return "\n".join(lines) + "\n"
+
+
+def _paper_value(value: Any, percent: bool) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, (int, float)):
+        return f"{value * 100:.1f}" if percent and value <= 1.0 else f"{value}"
+    return str(value)
+
+
+def pareto_mask(x: np.ndarray, y: np.ndarray, x_lower_better: bool) -> np.ndarray:
+    """Non-dominated points when y is maximised and x minimised (or maximised)."""
+    xs = x if x_lower_better else -x
+    keep = np.ones(len(x), dtype=bool)
+    for i in range(len(x)):
+        dominated = (xs <= xs[i]) & (y >= y[i]) & ((xs < xs[i]) | (y > y[i]))
+        keep[i] = not dominated.any()
+    return keep
+
+
+def plot_pareto(runner: "Runner", summary: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    cfg = runner.suite.report
+    test = summary[summary.split == "test"]
+    points = test.groupby(["baseline", "params"], as_index=False)[[cfg.pareto_x, cfg.pareto_y]].mean()
+    points = points.dropna()
+    if points.empty:
+        log.warning("no test points with %s and %s; skipping the Pareto plot", cfg.pareto_x, cfg.pareto_y)
+        return
+    fig, ax = plt.subplots(figsize=(7, 5))
+    sns.scatterplot(data=points, x=cfg.pareto_x, y=cfg.pareto_y, hue="baseline", style="baseline", s=70, ax=ax)
+    for entry in cfg.pareto_sweeps:
+        sweep = points[points.baseline == entry]
+        if len(sweep) < 2:
+            continue
+        front = sweep[pareto_mask(sweep[cfg.pareto_x].to_numpy(), sweep[cfg.pareto_y].to_numpy(),
+                                  cfg.pareto_x_better == "lower")].sort_values(cfg.pareto_x)
+        ax.plot(front[cfg.pareto_x], front[cfg.pareto_y], "--", lw=1, label=f"{entry} front")
+    all_front = pareto_mask(points[cfg.pareto_x].to_numpy(), points[cfg.pareto_y].to_numpy(),
+                            cfg.pareto_x_better == "lower")
+    ax.scatter(points[cfg.pareto_x][all_front], points[cfg.pareto_y][all_front], s=200, facecolors="none",
+               edgecolors="k", label="non-dominated")
+    for _, row in points.iterrows():
+        if row.params != "-":
+            ax.annotate(row.params.split("=")[-1], (row[cfg.pareto_x], row[cfg.pareto_y]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+    better = "lower" if cfg.pareto_x_better == "lower" else "higher"
+    ax.set_title(f"{runner.suite.name} / {runner.preset}: test mean per configuration ({better} {cfg.pareto_x} is better)")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def save_figure(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_report(runner: "Runner", validation, test, chosen) -> None:
+    root = runner.root
+    summary = summary_frame(runner, {"validation": validation, "test": test}, chosen)
+    atomic_write_bytes(root / "summary.csv", summary.to_csv(index=False).encode())
+    atomic_write_bytes(root / "table.md", table_markdown(runner, summary).encode())
+    plot_pareto(runner, summary, root / "pareto.png")
+    plot_rollouts(runner, chosen, root / "rollouts.png")
+    atomic_write_json(root / "config.json", to_dict(runner.suite))
+    datasets = {p.name: dataset_sha256(json.loads((p / "meta.json").read_text()))
+                for p in sorted((root / "data").glob("*")) if (p / "meta.json").exists()}
+    atomic_write_json(root / "provenance.json", provenance(datasets))
+    log.info("report written to %s", root)
+
+
+def plot_rollouts(runner: "Runner", chosen: dict[str, tuple], path: Path) -> None:
+    """Rollouts of each selected policy (seed 0) from the same test starts, if the task draws them."""
+    from .registry import TASKS
+
+    task_cls = TASKS.get(runner.suite.task)
+    if not hasattr(task_cls, "plot_rollouts"):
+        return
+    from .evaluate import evaluate
+    from .policy import load_checkpoint, policy_from_checkpoint
+    from .runner import RunSpec
+    from .seeds import split_seeds
+
+    seeds = split_seeds("test", 6)
+    by_entry = {}
+    for entry, point in chosen.items():
+        suite = runner.entry_suite(entry)
+        policy = policy_from_checkpoint(load_checkpoint(runner.run_dir(RunSpec(entry, point, 0)) / "checkpoint.pt"))
+        task = TASKS.get(suite.task)(**suite.task_params)
+        evaluate(policy, task, seeds, suite.eval, progress=False)
+        by_entry[entry] = task
+    task_cls.plot_rollouts(by_entry, path)

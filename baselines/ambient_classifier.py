@@ -1,0 +1,41 @@
+"""Ambient with sigma_min chosen by a noise-conditioned classifier (PAPER.md §2).
+
+The ``annotate`` stage trains c(x_sigma, sigma) to tell clean from corrupt noisy action
+chunks and stores, for the corrupt dataset, the smallest sigma from which it can no
+longer tell them apart: one value per dataset, per bucket of samples, or per datapoint.
+Training then reads that annotation like any other sigma_min.
+"""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ambient_bench.baseline import EVERY_LEVEL, Band, Baseline, register_baseline
+from ambient_bench.config import ConfigError
+
+GRANULARITIES = ("dataset", "bucket", "datapoint")
+
+
+def annotation_name(granularity: str) -> str:
+    return f"classifier_{granularity}"
+
+
+@register_baseline("ambient_classifier")
+@dataclass
+class AmbientClassifier(Baseline):
+    granularity: str = "dataset"
+    requires_annotation: ClassVar[str | None] = "classifier"
+
+    def __post_init__(self):
+        if self.granularity not in GRANULARITIES:
+            raise ConfigError(f"granularity: {self.granularity!r} must be one of {', '.join(GRANULARITIES)}")
+
+    def band(self, source, dataset):
+        if source == "clean":
+            return EVERY_LEVEL
+        sigma_min = dataset.annotation(annotation_name(self.granularity), "sigma_min")
+        if sigma_min is None:
+            raise ValueError(
+                f"{dataset.path} has no {annotation_name(self.granularity)} annotation; "
+                "run the annotate stage first (python -m ambient_bench.run --stage annotate ...)"
+            )
+        return Band(sigma_min=sigma_min, sigma_max=0.0)

@@ -1,0 +1,115 @@
+"""The noise schedule, samplers and the ambient loss against their closed forms."""
+
+import math
+
+import pytest
+import torch
+
+from ambient_bench.baselines.ambient_loss import ambient_pair
+from ambient_bench.diffusion import NoiseSchedule
+
+
+def test_cosine_schedule_matches_closed_form():
+    s = NoiseSchedule(100)
+    f = lambda u: math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    for t in (0, 3, 29, 50, 98):
+        assert s.alphas_cumprod[t].item() == pytest.approx(f((t + 1) / 100) / f(0), rel=1e-9)
+    # the paper's grid: sigma_0 = 0.025, sigma_3 = 0.074, sigma_29 = 0.46
+    assert s.sigmas[0].item() == pytest.approx(0.025, abs=5e-4)
+    assert s.sigmas[3].item() == pytest.approx(0.074, abs=5e-4)
+    assert s.sigmas[29].item() == pytest.approx(0.46, abs=3e-3)
+    assert torch.all(s.sigmas[1:] > s.sigmas[:-1])
+
+
+def test_sigma_t_helpers_are_consistent():
+    s = NoiseSchedule(100)
+    for t in (0, 17, 99):
+        assert s.sigma_to_t(s.sigmas[t].item()) == t
+        assert s.first_t_above(s.sigmas[t]).item() == t + 1  # strictly above
+        assert s.last_t_at_or_below(s.sigmas[t]).item() == t
+    assert s.first_t_above(torch.tensor(0.0)).item() == 0
+    assert s.last_t_at_or_below(torch.tensor(0.0)).item() == -1
+
+
+def test_posterior_variance_closed_form():
+    s = NoiseSchedule(100)
+    var = s.posterior_variance()
+    t = 40
+    expected = (1 - s.alphas_cumprod[t - 1]) / (1 - s.alphas_cumprod[t]) * s.betas[t]
+    assert var[t].item() == pytest.approx(expected.item(), rel=1e-12)
+    assert var[0].item() == 0.0
+
+
+def test_ddim_step_closed_form():
+    s = NoiseSchedule(100, clip_sample=False)
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.randn(5, 4, 2, generator=g), torch.randn(5, 4, 2, generator=g)
+    t, t_prev = 60, 50
+    x_t = s.add_noise(x0, eps, torch.full((5,), t))
+    out = s.ddim_step(eps, x_t, t, t_prev)  # an exact epsilon prediction
+    a_prev = s.alphas_cumprod[t_prev].item()
+    assert torch.allclose(out, math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps, atol=1e-5)
+
+
+MU, STD = 0.3, 0.2
+
+
+def gaussian_eps(s):
+    """The exact epsilon-denoiser of N(MU, STD^2) data: E[eps | x_t]."""
+
+    def eps_of(x, t):
+        a = s.alphas_cumprod[t].sqrt().to(x.dtype).view(-1, 1, 1)
+        sig = s.sigmas[t].to(x.dtype).view(-1, 1, 1)
+        return sig * (x - a * MU) / (a**2 * STD**2 + sig**2)
+
+    return eps_of
+
+
+def test_ddim_with_exact_gaussian_denoiser_samples_the_gaussian():
+    s = NoiseSchedule(100, clip_sample=False)
+    x = s.sample(gaussian_eps(s), (20000, 1, 1), torch.Generator().manual_seed(0), method="ddim",
+                 num_inference_steps=100)
+    assert x.mean().item() == pytest.approx(MU, abs=0.01)
+    assert x.std().item() == pytest.approx(STD, abs=0.01)
+
+
+def test_ddpm_with_exact_gaussian_denoiser_has_the_gaussian_mean():
+    # (its spread is slightly below STD: the beta-tilde reverse variance ignores Var[x0 | x_t])
+    s = NoiseSchedule(100, clip_sample=False)
+    x = s.sample(gaussian_eps(s), (20000, 1, 1), torch.Generator().manual_seed(0), method="ddpm")
+    assert x.mean().item() == pytest.approx(MU, abs=0.01)
+
+
+@pytest.mark.parametrize("prediction", ["sample", "epsilon"])
+def test_ambient_loss_targets_are_unbiased(prediction):
+    """On Gaussian data, regressing the ambient target on x_t recovers E[x0|x_t] (or E[eps|x_t])."""
+    mu, std, n = 0.5, 0.3, 400_000
+    s = NoiseSchedule(100, prediction=prediction)
+    g = torch.Generator().manual_seed(0)
+    x0 = (mu + std * torch.randn(n, 1, generator=g, dtype=torch.float64))
+    t = torch.full((n,), 40)
+    sigma_min = torch.full((n,), 0.2, dtype=torch.float64)
+    x_t, target = ambient_pair(s, x0, t, sigma_min, g)
+    x_t, target = x_t.flatten(), target.flatten()
+    slope = torch.cov(torch.stack([x_t, target]))[0, 1] / x_t.var()
+    intercept = target.mean() - slope * x_t.mean()
+    a, sig = math.sqrt(1 - s.sigmas[40].item() ** 2), s.sigmas[40].item()
+    gain = a * std**2 / (a**2 * std**2 + sig**2)  # E[x0|x_t] = mu + gain (x_t - a mu)
+    if prediction == "sample":
+        true_slope, true_intercept = gain, mu - gain * a * mu
+    else:  # E[eps|x_t] = (x_t - a E[x0|x_t]) / sigma
+        true_slope, true_intercept = (1 - a * gain) / sig, -a * (mu - gain * a * mu) / sig
+    assert slope.item() == pytest.approx(true_slope, abs=0.02 * max(1, abs(true_slope)))
+    assert intercept.item() == pytest.approx(true_intercept, abs=0.02 * max(1, abs(true_intercept)))
+
+
+def test_ambient_pair_reduces_to_ordinary_loss_at_sigma_min_zero():
+    s = NoiseSchedule(100)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    x0 = torch.randn(64, 8, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    t = torch.full((64,), 30)
+    x_t, target = ambient_pair(s, x0, t, torch.zeros(64, dtype=torch.float64), g1)
+    # with sigma_min = 0, x_min = x0 and the target is exactly the noise that made x_t
+    eps = (x_t - s.alphas_cumprod[30].sqrt() * x0) / s.sigmas[30]
+    assert torch.allclose(target, eps, atol=1e-9)
+    del g2

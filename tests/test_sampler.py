@@ -1,0 +1,112 @@
+"""Invariants of every registered baseline's data usage, checked over many sampler draws."""
+
+import numpy as np
+import pytest
+import torch
+
+from ambient_bench.baseline import make_baseline
+from ambient_bench.diffusion import NoiseSchedule
+from ambient_bench.normalizer import Normalizer
+from ambient_bench.registry import BASELINES
+from ambient_bench.sampler import NoiseBandSampler
+
+N_DRAWS = 20000
+SCHEDULE = NoiseSchedule(100)
+
+
+def draw(datasets, name, params=None, n=N_DRAWS):
+    baseline = make_baseline(name, params or {})
+    norm = Normalizer.fit([d.obs for d in datasets.values()], [d.action for d in datasets.values()])
+    sampler = NoiseBandSampler(datasets, baseline, SCHEDULE, 16, norm)
+    batch = sampler.sample(n, torch.Generator().manual_seed(0))
+    return batch, SCHEDULE.sigmas[batch.t], sampler
+
+
+def test_clean_only_never_sees_corrupt(clean_corrupt):
+    batch, _, _ = draw(clean_corrupt, "clean_only")
+    assert not batch.is_corrupt.any()
+
+
+def test_corrupt_only_never_sees_clean(clean_corrupt):
+    batch, _, _ = draw(clean_corrupt, "corrupt_only")
+    assert batch.is_corrupt.all()
+
+
+@pytest.mark.parametrize("name", ["ambient", "ambient_loss", "ambient_exclusive"])
+def test_ambient_never_shows_corrupt_at_or_below_sigma_min(clean_corrupt, name):
+    batch, sigma, _ = draw(clean_corrupt, name, {"sigma_min": 0.3})
+    c = batch.is_corrupt
+    assert c.any() and (sigma[c] > 0.3).all()
+    if name == "ambient_exclusive":
+        assert (sigma[~c] <= 0.3).all() and (~c).any()
+    else:  # clean data still covers every level, including the lowest
+        assert sigma[~c].min() < 0.05
+
+
+@pytest.mark.parametrize("name", ["locality", "locality_exclusive"])
+def test_locality_never_shows_corrupt_above_sigma_max(clean_corrupt, name):
+    batch, sigma, _ = draw(clean_corrupt, name, {"sigma_max": 0.2})
+    c = batch.is_corrupt
+    assert c.any() and (sigma[c] <= 0.2).all()
+    if name == "locality_exclusive":
+        assert (sigma[~c] > 0.2).all()
+
+
+def test_ambient_locality_leaves_the_middle_band_clean(clean_corrupt):
+    batch, sigma, _ = draw(clean_corrupt, "ambient_locality", {"sigma_min": 0.5, "sigma_max": 0.1})
+    c = batch.is_corrupt
+    assert ((sigma[c] > 0.5) | (sigma[c] <= 0.1)).all()
+    assert (sigma[c] > 0.5).any() and (sigma[c] <= 0.1).any()
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.5, 0.9])
+def test_cotrain_clean_share_matches_alpha(clean_corrupt, alpha):
+    batch, _, _ = draw(clean_corrupt, "cotrain", {"alpha": alpha})
+    share = (~batch.is_corrupt).float().mean().item()
+    assert abs(share - alpha) < 4 * np.sqrt(alpha * (1 - alpha) / N_DRAWS)
+
+
+def test_every_registered_baseline_draws_only_admissible_pairs(clean_corrupt):
+    for name in BASELINES.names():
+        if BASELINES.get(name).requires_annotation:
+            continue
+        batch, _, sampler = draw(clean_corrupt, name, n=4000)
+        assert sampler.admissible(batch.window, batch.t).all(), name
+        assert batch.action.shape == (4000, 16, 2) and batch.obs.shape == (4000, 4), name
+
+
+def test_admissible_agrees_with_bands(clean_corrupt):
+    _, _, sampler = draw(clean_corrupt, "ambient", {"sigma_min": 0.3}, n=10)
+    w = torch.arange(len(sampler.window_start))
+    for t in (0, 10, 50, 99):
+        ok = sampler.admissible(w, torch.full_like(w, t))
+        corrupt = sampler.window_corrupt
+        assert ok[~corrupt].all()
+        assert bool(ok[corrupt].all()) == bool(SCHEDULE.sigmas[t] > 0.3)
+
+
+def test_per_sample_bands_with_few_admissible_samples(clean_corrupt):
+    """Per-datapoint annotations: only a handful of corrupt windows are admissible at low t;
+    the sampler must still draw them exactly (no rejection loop, no leakage)."""
+    corrupt = clean_corrupt["corrupt"]
+    sigma_min = np.full(len(corrupt.obs), 0.9)
+    sigma_min[:5] = 0.0  # five windows usable everywhere
+    from ambient_bench.data import write_annotation
+
+    write_annotation(corrupt, "classifier_datapoint", {"sigma_min": sigma_min}, {"test": True})
+    batch, sigma, sampler = draw(clean_corrupt, "ambient_classifier", {"granularity": "datapoint"})
+    c = batch.is_corrupt
+    low = c & (sigma <= 0.9)
+    assert low.any()
+    assert (batch.sigma_min[low] == 0.0).all()
+
+
+
+def test_windows_are_slices_padded_with_the_last_action(clean_corrupt):
+    batch, _, sampler = draw(clean_corrupt, "clean_only", n=500)
+    for i in range(0, 500, 37):
+        start = int(sampler.window_start[batch.window[i]])
+        end = int(sampler.window_end[batch.window[i]])
+        idx = np.minimum(np.arange(start, start + 16), end - 1)
+        assert torch.equal(batch.action[i], sampler.action[idx])
+        assert torch.equal(batch.obs[i], sampler.obs[start])

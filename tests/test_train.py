@@ -1,0 +1,75 @@
+"""The one trainer: it learns, it is deterministic, and a killed run resumes exactly."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ambient_bench.baseline import make_baseline
+from ambient_bench.config import PolicyConfig, TrainConfig
+from ambient_bench.policy import load_checkpoint, policy_from_checkpoint
+from ambient_bench.train import read_log, train
+
+from conftest import smooth_episodes, write_dataset
+
+SMALL = PolicyConfig(down_dims=[32, 64], horizon=8, n_action_steps=4, step_embed_dim=32)
+
+
+def test_policy_overfits_a_tiny_dataset(tmp_path):
+    ds = {"clean": write_dataset(tmp_path / "d", smooth_episodes(1, seed=5, length=8), "clean")}
+    cfg = TrainConfig(steps=500, batch_size=32, lr=3e-3, warmup_steps=20, log_every=50, ema_decay=0.9)
+    ckpt = train(tmp_path / "run", ds, make_baseline("clean_only", {}), SMALL, cfg, seed=0, progress=False)
+    losses = [r["loss"] for r in read_log(tmp_path / "run" / "train_log.jsonl")]
+    assert losses[-1] < losses[0] / 5
+    policy = policy_from_checkpoint(load_checkpoint(ckpt))
+    d = ds["clean"]
+    obs = np.repeat(d.obs[:1], 32, axis=0)  # the first state of episode 0
+    chunks = policy.predict_action(obs, torch.Generator().manual_seed(0), "ddim", 10)
+    expected = d.action[:8]
+    err = np.abs(chunks - expected[None]).max(axis=(1, 2))
+    span = (d.action.max(0) - d.action.min(0)).max()
+    assert np.median(err) < 0.1 * span
+
+
+def run_losses(tmp_path, name, cfg, baseline="ambient", params=None):
+    ds = {
+        "clean": write_dataset(tmp_path / "c", smooth_episodes(4, seed=1), "clean"),
+        "corrupt": write_dataset(tmp_path / "x", smooth_episodes(8, seed=2, jitter=0.05), "corrupt"),
+    }
+    train(tmp_path / name, ds, make_baseline(baseline, params or {"sigma_min": 0.2}), SMALL, cfg, seed=7,
+          progress=False)
+    return [r["loss"] for r in read_log(tmp_path / name / "train_log.jsonl")]
+
+
+def test_same_seed_same_loss_curve(tmp_path):
+    cfg = TrainConfig(steps=30, batch_size=32, log_every=5)
+    a = run_losses(tmp_path / "a", "run", cfg)
+    b = run_losses(tmp_path / "b", "run", cfg)
+    assert a == b and len(a) == 6
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    cfg = TrainConfig(steps=30, batch_size=32, log_every=5, checkpoint_every=10)
+    full = run_losses(tmp_path / "full", "run", cfg)
+
+    import ambient_bench.train as train_mod
+
+    calls = {"n": 0}
+    real_update = train_mod.EMA.update
+
+    def dying_update(self, model, step):
+        calls["n"] += 1
+        if calls["n"] == 23:  # killed after the step-20 resume point was written
+            raise KeyboardInterrupt
+        real_update(self, model, step)
+
+    monkeypatch.setattr(train_mod.EMA, "update", dying_update)
+    with pytest.raises(KeyboardInterrupt):
+        run_losses(tmp_path / "killed", "run", cfg)
+    monkeypatch.setattr(train_mod.EMA, "update", real_update)
+    assert (tmp_path / "killed" / "run" / "train_state.pt").exists()
+    resumed = run_losses(tmp_path / "killed", "run", cfg)
+    assert resumed == pytest.approx(full, rel=1e-5)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "killed" / "run" / "train_log.jsonl").read_text().splitlines()]
+    assert steps == [5, 10, 15, 20, 25, 30]

@@ -45,8 +45,11 @@ class Executor(Protocol):
 
 
 class InProcessExecutor:
+    def __init__(self, progress: bool = True):
+        self.progress = progress
+
     def map(self, fn, jobs, desc):
-        return [fn(job) for job in tqdm(jobs, desc=desc, leave=False, disable=len(jobs) <= 1)]
+        return [fn(job) for job in tqdm(jobs, desc=desc, leave=False, disable=not self.progress or len(jobs) <= 1)]
 
 
 def _init_worker(threads: int) -> None:
@@ -56,19 +59,19 @@ def _init_worker(threads: int) -> None:
 class ProcessPoolJobExecutor:
     """A local process pool; each worker gets an equal share of the cores for torch."""
 
-    def __init__(self, workers: int):
-        self.workers = workers
+    def __init__(self, workers: int, progress: bool = True):
+        self.workers, self.progress = workers, progress
         self.threads = max(1, (os.cpu_count() or 1) // workers)
 
     def map(self, fn, jobs, desc):
         if len(jobs) <= 1:
-            return InProcessExecutor().map(fn, jobs, desc)
+            return InProcessExecutor(self.progress).map(fn, jobs, desc)
         with ProcessPoolExecutor(self.workers, initializer=_init_worker, initargs=(self.threads,)) as pool:
-            return list(tqdm(pool.map(fn, jobs), total=len(jobs), desc=desc, leave=False))
+            return list(tqdm(pool.map(fn, jobs), total=len(jobs), desc=desc, leave=False, disable=not self.progress))
 
 
-def make_executor(workers: int) -> Executor:
-    return InProcessExecutor() if workers <= 1 else ProcessPoolJobExecutor(workers)
+def make_executor(workers: int, progress: bool = True) -> Executor:
+    return InProcessExecutor(progress) if workers <= 1 else ProcessPoolJobExecutor(workers, progress)
 
 
 # --------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ class Runner:
                  entries: list[str] | None = None, progress: bool = True):
         self.suite, self.preset, self.progress = suite, preset, progress
         self.root = Path(out) / suite.name / preset
-        self.executor = make_executor(workers)
+        self.executor = make_executor(workers, progress)
         self.entries = entries or list(suite.baselines)
         for name in self.entries:
             if name not in suite.baselines:
@@ -100,6 +100,10 @@ class Runner:
             "train": to_dict(suite.train),
             "seed": run.seed,
         }
+        if BASELINES.get(key["baseline"]).requires_annotation == "classifier":
+            from .annotate import classifier_key
+
+            key["annotation"] = classifier_key(self)
         return self.root / "runs" / f"{run.entry}-{run.params_label}-s{run.seed}-{config_hash(key)[:8]}"
 
     def sweep_runs(self) -> list[RunSpec]:

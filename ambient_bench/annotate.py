@@ -1,0 +1,119 @@
+"""The annotate stage: classifier-chosen sigma_min for the corrupt dataset of a suite.
+
+For every suite variant used by an entry whose baseline needs it (``ambient_classifier``),
+a noise-conditioned classifier is trained on the action chunks of the clean vs the
+corrupt dataset; its P(clean) curves give sigma_min per dataset, per bucket and per
+datapoint, stored as annotations of the corrupt dataset (``classifier_<granularity>``)
+with the classifier's config and held-out accuracy as provenance. The annotation is
+keyed by the hash of that config: an unchanged config is not recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .baselines.ambient_classifier import GRANULARITIES, annotation_name
+from .classifier import ClassifierConfig, annotate_sigma_min, p_clean_curves, plot_p_clean, train_classifier
+from .config import config_hash, from_dict, to_dict
+from .data import Dataset, atomic_write_json, load_dataset, write_annotation
+from .diffusion import NoiseSchedule
+from .normalizer import Normalizer
+from .registry import BASELINES
+
+if TYPE_CHECKING:
+    from .runner import Runner
+
+log = logging.getLogger(__name__)
+
+
+def chunk_windows(ds: Dataset, horizon: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Window starts (every ``stride`` steps of each episode) and their action chunks
+    (H steps, padded past the episode's end with its last action), as the policy sees them."""
+    starts, ends = [], []
+    for s, e in zip(ds.episode_starts, ds.episode_ends):
+        k = np.arange(s, e, stride)
+        starts.append(k)
+        ends.append(np.full(len(k), e))
+    start, end = np.concatenate(starts), np.concatenate(ends)
+    idx = np.minimum(start[:, None] + np.arange(horizon)[None], end[:, None] - 1)
+    return start, ds.action[idx]
+
+
+def annotate_pair(clean: Dataset, corrupt: Dataset, horizon: int, num_steps: int, config: ClassifierConfig,
+                  figure_dir: Path, key: str) -> dict[str, Any]:
+    """Train the classifier and write all three granularities onto ``corrupt``."""
+    normalizer = Normalizer.fit([clean.obs, corrupt.obs], [clean.action, corrupt.action])
+    stride = max(1, horizon // 2)
+    clean_start, clean_chunks = chunk_windows(clean, horizon, stride)
+    corrupt_start, corrupt_chunks = chunk_windows(corrupt, horizon, stride)
+    to_tensor = lambda a: torch.from_numpy(normalizer.normalize_action(a))  # noqa: E731
+    schedule = NoiseSchedule(num_steps)
+    model, report = train_classifier(
+        to_tensor(clean_chunks), to_tensor(corrupt_chunks), schedule, config,
+        clean_groups=clean.step_episode[clean_start], corrupt_groups=corrupt.step_episode[corrupt_start],
+    )
+    curves_corrupt = p_clean_curves(model, to_tensor(corrupt_chunks), schedule, config.n_noise_draws).numpy()
+    curves_clean = p_clean_curves(model, to_tensor(clean_chunks), schedule, config.n_noise_draws).numpy()
+    sigmas = schedule.sigmas.numpy()
+    # Each step takes the value of the latest computed window at or before it.
+    window_of_step = np.searchsorted(corrupt_start, np.arange(len(corrupt.obs)), side="right") - 1
+    summary = {"config_hash": key, "accuracy": report.get("accuracy"),
+               "accuracy_per_t": report.get("accuracy_per_t"), "granularities": {}}
+    per_window = {}
+    for granularity in GRANULARITIES:
+        sigma_min, info = annotate_sigma_min(curves_corrupt, sigmas, config.tau, granularity,
+                                             config.n_buckets, config.smoothing)
+        per_window[granularity] = sigma_min
+        write_annotation(corrupt, annotation_name(granularity), {"sigma_min": sigma_min[window_of_step]},
+                         {"classifier": to_dict(config), "config_hash": key, "info": info,
+                          "accuracy": report.get("accuracy"), "window_stride": stride})
+        summary["granularities"][granularity] = info
+    plot_p_clean(curves_clean, curves_corrupt, sigmas, float(per_window["dataset"][0]),
+                 per_sample_sigma_min=per_window["datapoint"], path=figure_dir / f"p_clean-{corrupt.path.name}.png",
+                 tau=config.tau)
+    log.info("classifier sigma_min for %s: per dataset %.3f, per datapoint median %.3f",
+             corrupt.path.name, per_window["dataset"][0], np.median(per_window["datapoint"]))
+    return summary
+
+
+def is_annotated(ds: Dataset, key: str) -> bool:
+    records = [ds.path / "annotations" / f"{annotation_name(g)}.json" for g in GRANULARITIES]
+    return all(name in ds.annotations for name in map(annotation_name, GRANULARITIES)) and all(
+        key in r.read_text() for r in records)
+
+
+def classifier_key(runner: "Runner") -> str:
+    suite = runner.suite
+    return config_hash({"classifier": suite.classifier, "horizon": suite.policy.horizon,
+                        "num_steps": suite.policy.num_diffusion_steps})
+
+
+def annotate_for_entries(runner: "Runner") -> None:
+    entries = [e for e in runner.entries
+               if BASELINES.get(runner.baseline_name(e)).requires_annotation == "classifier"]
+    if not entries:
+        return
+    config = from_dict(ClassifierConfig, runner.suite.classifier, "classifier")
+    key = classifier_key(runner)
+    done = set()
+    for entry in entries:
+        suite = runner.entry_suite(entry)
+        by_source = {spec.source: name for name, spec in suite.datasets.items()}
+        if set(by_source) != {"clean", "corrupt"} or len(suite.datasets) != 2:
+            raise ValueError(f"{entry}: the classifier needs exactly one clean and one corrupt dataset")
+        clean_dir = runner.dataset_dir(suite, by_source["clean"])
+        corrupt_dir = runner.dataset_dir(suite, by_source["corrupt"])
+        if corrupt_dir in done:
+            continue
+        done.add(corrupt_dir)
+        corrupt = load_dataset(corrupt_dir)
+        if is_annotated(corrupt, key):
+            continue
+        summary = annotate_pair(load_dataset(clean_dir), corrupt, suite.policy.horizon,
+                                suite.policy.num_diffusion_steps, config, runner.root / "annotate", key)
+        atomic_write_json(runner.root / "annotate" / f"classifier-{corrupt_dir.name}.json", summary)

@@ -1,0 +1,4 @@
+"""Built-in suites; importing this package registers them."""
+from . import maze_gcs
+from . import maze_rrt
+from . import binsort_scripted

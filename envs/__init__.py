@@ -1,0 +1,3 @@
+"""Built-in suites; importing this package registers them."""
+from . import maze
+from . import binsort

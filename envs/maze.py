@@ -1,0 +1,659 @@
+"""2-D maze suite: layouts as data, segment collision, the ``Maze2D-v0`` env and the batched task.
+
+A point robot moves kinematically in a grid maze: the action is the next absolute
+position, which becomes the state unless the straight segment travelled touches a wall
+(or leaves the bounds), which ends the episode as a failure. Success is reaching within
+``GOAL_TOLERANCE_M`` of the goal collision-free before the step cap. The gymnasium env
+(one episode) and ``MazeTask`` (many episodes in numpy) share ``kinematic_step``,
+``segment_collides`` and ``sample_start_goal``, so evaluation and the env cannot drift.
+
+Observation (float32, 10): the last 4 positions, oldest first (padded with the start),
+then the goal. ``episode_from_positions`` builds the same observations for datasets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import gymnasium
+import numpy as np
+
+from ambient_bench.registry import TASKS
+from ambient_bench.task import Episode
+
+log = logging.getLogger(__name__)
+
+LAYOUT_DIR = Path(__file__).parent / "maze_layouts"
+DT_S = 0.1
+HISTORY = 4
+OBS_DIM = 2 * HISTORY + 2
+ACTION_DIM = 2
+GOAL_TOLERANCE_M = 0.1
+MAX_SPEED_M_S = 1.0
+MIN_SEPARATION_M = 2.0
+START_CLEARANCE_M = 0.1
+# Datasets store float32 positions (rounding ~5e-7 m on a 0.1 m step): allowed speed excess.
+SPEED_TOLERANCE = 1e-4
+# Step cap = STEP_CAP_FACTOR x the duration of the longest expected plan at MAX_SPEED_M_S.
+STEP_CAP_FACTOR = 3.0
+
+
+# --------------------------------------------------------------------------------------
+# Layouts
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A grid maze: ``n_rows x n_cols`` square cells, open ``passages`` between neighbours.
+
+    ``walls`` (M, 4) are closed axis-aligned boxes ``[xmin, ymin, xmax, ymax]`` centred on
+    the grid lines (outer boundary included); ``bounds`` is ``[xmin, ymin, xmax, ymax]``.
+    Cell (r, c) spans ``[c, c+1] x [r, r+1]`` times ``cell_size_m``.
+    """
+
+    version: str
+    bounds: np.ndarray
+    walls: np.ndarray
+    n_rows: int
+    n_cols: int
+    cell_size_m: float
+    wall_thickness_m: float
+    passages: tuple[tuple[int, int, int, int], ...]
+
+    def cell_interior(self, row: int, col: int, margin_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """The free square of a cell, shrunk by ``margin_m`` from the wall faces: (lo, hi)."""
+        inset = self.wall_thickness_m / 2 + margin_m
+        lo = np.array([col, row], dtype=float) * self.cell_size_m + inset
+        return lo, lo + self.cell_size_m - 2 * inset
+
+    def free_boxes(self, margin_m: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """A convex cover of the free space, every box ``margin_m`` away from the walls.
+
+        One box per cell interior plus one per passage, spanning centre to centre of the
+        two cells through the doorway; each doorway box overlaps both cells by a
+        positive area, which is what gives GCS an edge between neighbours.
+        """
+        boxes = [self.cell_interior(r, c, margin_m) for r in range(self.n_rows) for c in range(self.n_cols)]
+        half = self.cell_size_m / 2
+        for r0, c0, r1, c1 in self.passages:
+            lo_a, hi_a = self.cell_interior(r0, c0, margin_m)
+            lo_b, hi_b = self.cell_interior(r1, c1, margin_m)
+            axis = 0 if r0 == r1 else 1  # the axis the doorway is crossed along
+            lo, hi = np.minimum(lo_a, lo_b), np.maximum(hi_a, hi_b)
+            lo[axis] = (min(c0, c1) if axis == 0 else min(r0, r1)) * self.cell_size_m + half
+            hi[axis] = lo[axis] + self.cell_size_m
+            boxes.append((lo, hi))
+        return boxes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "bounds": self.bounds.tolist(),
+            "walls": self.walls.tolist(),
+            "n_rows": self.n_rows,
+            "n_cols": self.n_cols,
+            "cell_size_m": self.cell_size_m,
+            "wall_thickness_m": self.wall_thickness_m,
+            "passages": [list(p) for p in self.passages],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Layout":
+        walls = np.asarray(d["walls"], dtype=float).reshape(-1, 4)
+        return cls(
+            version=str(d["version"]),
+            bounds=np.asarray(d["bounds"], dtype=float),
+            walls=walls,
+            n_rows=int(d["n_rows"]),
+            n_cols=int(d["n_cols"]),
+            cell_size_m=float(d["cell_size_m"]),
+            wall_thickness_m=float(d["wall_thickness_m"]),
+            passages=tuple(tuple(int(v) for v in p) for p in d["passages"]),
+        )
+
+
+def generate_grid_maze(
+    n_rows: int = 6,
+    n_cols: int = 6,
+    seed: int = 0,
+    extra_openings: int = 4,
+    cell_size_m: float = 1.0,
+    wall_thickness_m: float = 0.1,
+) -> Layout:
+    """A maze with loops: a random spanning tree of the cell grid (randomised Kruskal),
+    then ``extra_openings`` more walls removed at random, so most start/goal pairs are
+    joined by several homotopy classes of paths."""
+    rng = np.random.default_rng(seed)
+    edges = [(r, c, r, c + 1) for r in range(n_rows) for c in range(n_cols - 1)]
+    edges += [(r, c, r + 1, c) for r in range(n_rows - 1) for c in range(n_cols)]
+    order = rng.permutation(len(edges))
+    parent = list(range(n_rows * n_cols))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    tree, rest = [], []
+    for i in order:
+        r0, c0, r1, c1 = edges[i]
+        a, b = root(r0 * n_cols + c0), root(r1 * n_cols + c1)
+        if a != b:
+            parent[a] = b
+            tree.append(edges[i])
+        else:
+            rest.append(edges[i])
+    if extra_openings > len(rest):
+        raise ValueError(f"extra_openings={extra_openings} > {len(rest)} walls left to open")
+    chosen = rng.choice(len(rest), size=extra_openings, replace=False)
+    passages = tuple(sorted(tree + [rest[i] for i in chosen]))
+
+    walls = _wall_boxes(n_rows, n_cols, set(passages), cell_size_m, wall_thickness_m)
+    return Layout(
+        version=f"grid{n_rows}x{n_cols}-seed{seed}-open{extra_openings}-v1",
+        bounds=np.array([0.0, 0.0, n_cols * cell_size_m, n_rows * cell_size_m]),
+        walls=walls,
+        n_rows=n_rows,
+        n_cols=n_cols,
+        cell_size_m=cell_size_m,
+        wall_thickness_m=wall_thickness_m,
+        passages=passages,
+    )
+
+
+def _wall_boxes(n_rows: int, n_cols: int, passages: set, size: float, thickness: float) -> np.ndarray:
+    """Closed grid-line edges as boxes, contiguous collinear edges merged into one box."""
+    h = thickness / 2
+    boxes = []
+    # Horizontal line y = r: the edge above column c is closed unless (r-1, c) -> (r, c) is open.
+    for r in range(n_rows + 1):
+        closed = [not (0 < r < n_rows and (r - 1, c, r, c) in passages) for c in range(n_cols)]
+        for c0, c1 in _runs(closed):
+            boxes.append([c0 * size - h, r * size - h, c1 * size + h, r * size + h])
+    for c in range(n_cols + 1):
+        closed = [not (0 < c < n_cols and (r, c - 1, r, c) in passages) for r in range(n_rows)]
+        for r0, r1 in _runs(closed):
+            boxes.append([c * size - h, r0 * size - h, c * size + h, r1 * size + h])
+    return np.round(np.array(boxes, dtype=float), 9)
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """Maximal runs of True as (start, end) with end exclusive."""
+    runs, start = [], None
+    for i, f in enumerate(flags + [False]):
+        if f and start is None:
+            start = i
+        elif not f and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def load_layout(name_or_path: str | Path = "default") -> Layout:
+    """A layout by name (``envs/maze_layouts/<name>.json``) or by path to a JSON file."""
+    path = Path(name_or_path)
+    if path.suffix != ".json":
+        path = LAYOUT_DIR / f"{name_or_path}.json"
+    if not path.is_file():
+        names = sorted(p.stem for p in LAYOUT_DIR.glob("*.json"))
+        raise FileNotFoundError(f"maze layout {name_or_path!r} not found; built-in layouts: {names}, or pass a .json path")
+    return Layout.from_json(json.loads(path.read_text()))
+
+
+# The stored default: open enough to learn on a CPU budget, with loops around most walls.
+DEFAULT_LAYOUT_PARAMS = {"n_rows": 6, "n_cols": 6, "seed": 1, "extra_openings": 4}
+
+
+def write_default_layout() -> Path:
+    """Regenerate the stored default layout and its figure (run once; the JSON is committed)."""
+    layout = generate_grid_maze(**DEFAULT_LAYOUT_PARAMS)
+    path = LAYOUT_DIR / "default.json"
+    fields = {**layout.to_json(), "generated_by": f"ambient_bench.envs.maze.generate_grid_maze(**{DEFAULT_LAYOUT_PARAMS})"}
+    lines = []
+    for key, value in fields.items():  # one wall / passage per line, for readable diffs
+        if key in ("walls", "passages"):
+            items = ",\n".join(f"  {json.dumps(v)}" for v in value)
+            lines.append(f' "{key}": [\n{items}\n ]')
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n")
+    plot_maze(layout, {}, LAYOUT_DIR / "default.png")
+    return path
+
+
+def default_max_steps(layout: Layout, dt_s: float = DT_S) -> int:
+    """The step cap: ``STEP_CAP_FACTOR`` x the longest expected plan at ``MAX_SPEED_M_S``.
+
+    The longest expected plan is bounded by the largest shortest-path distance between two
+    cells (breadth-first search over passages) plus one cell for the offsets of start and
+    goal inside their cells. The factor 3 leaves room for detours and slower policies
+    while still ending episodes that wander.
+    """
+    n = layout.n_rows * layout.n_cols
+    neighbours: list[list[int]] = [[] for _ in range(n)]
+    for r0, c0, r1, c1 in layout.passages:
+        a, b = r0 * layout.n_cols + c0, r1 * layout.n_cols + c1
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    longest_hops = 0
+    for src in range(n):
+        dist = {src: 0}
+        queue = deque([src])
+        while queue:
+            u = queue.popleft()
+            for v in neighbours[u]:
+                if v not in dist:
+                    dist[v] = dist[u] + 1
+                    queue.append(v)
+        longest_hops = max(longest_hops, max(dist.values()))
+    longest_plan_m = (longest_hops + 1) * layout.cell_size_m
+    return int(math.ceil(STEP_CAP_FACTOR * longest_plan_m / (MAX_SPEED_M_S * dt_s)))
+
+
+# --------------------------------------------------------------------------------------
+# Geometry and dynamics (shared by the env, the batched task and the generators)
+# --------------------------------------------------------------------------------------
+
+
+def segment_collides(p0: np.ndarray, p1: np.ndarray, walls: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
+    """(N,) bool: does the straight segment p0[i] -> p1[i] touch any closed wall box?
+
+    Slab test per segment and box: the segment ``p0 + t (p1 - p0)``, t in [0, 1], meets
+    the box iff the intersection of the per-axis parameter intervals where it lies inside
+    the slab is non-empty within [0, 1]. With ``bounds``, a segment with an end point
+    outside ``[xmin, ymin, xmax, ymax]`` (or non-finite) also collides; bounds are convex,
+    so the end points decide.
+    """
+    p0 = np.asarray(p0, dtype=float).reshape(-1, 2)
+    p1 = np.asarray(p1, dtype=float).reshape(-1, 2)
+    d = (p1 - p0)[:, None, :]  # (N, 1, 2)
+    lo = walls[None, :, :2] - p0[:, None, :]  # (N, M, 2), relative to p0
+    hi = walls[None, :, 2:] - p0[:, None, :]
+    moving = np.abs(d) > 1e-12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_a, t_b = lo / d, hi / d
+    inside_slab = (lo <= 0) & (hi >= 0)  # a still axis: the whole segment is in or out
+    t_enter = np.where(moving, np.minimum(t_a, t_b), np.where(inside_slab, -np.inf, np.inf))
+    t_exit = np.where(moving, np.maximum(t_a, t_b), np.where(inside_slab, np.inf, -np.inf))
+    enter, exit_ = t_enter.max(axis=2), t_exit.min(axis=2)
+    hits = ((enter <= exit_) & (exit_ >= 0.0) & (enter <= 1.0)).any(axis=1)
+    if bounds is not None:
+        hits |= ~(in_bounds(p0, bounds) & in_bounds(p1, bounds))
+    return hits
+
+
+def in_bounds(points_xy: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """(N,) bool: finite and inside the closed box ``bounds``."""
+    return ((points_xy >= bounds[:2]) & (points_xy <= bounds[2:])).all(axis=-1)
+
+
+def kinematic_step(
+    layout: Layout, positions_xy: np.ndarray, commanded_xy: np.ndarray, goals_xy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One control step for N robots: the commanded position becomes the state unless the
+    segment travelled collides (then the robot stays and the episode fails).
+
+    Returns ``(next_xy (N, 2), collided (N,), reached (N,))``; ``reached`` means within
+    ``GOAL_TOLERANCE_M`` of the goal after a collision-free move.
+    """
+    collided = segment_collides(positions_xy, commanded_xy, layout.walls, layout.bounds)
+    next_xy = np.where(collided[:, None], positions_xy, commanded_xy)
+    reached = ~collided & (np.linalg.norm(next_xy - goals_xy, axis=-1) <= GOAL_TOLERANCE_M)
+    return next_xy, collided, reached
+
+
+def observation(history_xy: np.ndarray, goals_xy: np.ndarray) -> np.ndarray:
+    """(..., 10) float32: the (..., 4, 2) position history, oldest first, then the goal."""
+    flat = history_xy.reshape(*history_xy.shape[:-2], 2 * HISTORY)
+    return np.concatenate([flat, goals_xy], axis=-1).astype(np.float32)
+
+
+def sample_start_goal(
+    layout: Layout,
+    rng: np.random.Generator,
+    min_separation_m: float = MIN_SEPARATION_M,
+    clearance_m: float = START_CLEARANCE_M,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start and goal uniform over the cell interiors shrunk by ``clearance_m`` from the
+    walls (so both lie in the GCS cover), at least ``min_separation_m`` apart."""
+    n_cells = layout.n_rows * layout.n_cols
+    while True:
+        points = []
+        for _ in range(2):
+            cell = int(rng.integers(n_cells))
+            lo, hi = layout.cell_interior(cell // layout.n_cols, cell % layout.n_cols, clearance_m)
+            points.append(lo + rng.random(2) * (hi - lo))
+        if np.linalg.norm(points[1] - points[0]) >= min_separation_m:
+            return points[0], points[1]
+
+
+def start_goal_for_seed(layout: Layout, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The start/goal pair of an episode seed; identical to ``Maze2D-v0.reset(seed=seed)``."""
+    return sample_start_goal(layout, np.random.default_rng(int(seed)))
+
+
+def episode_from_positions(positions_xy: np.ndarray, goal_xy: np.ndarray, seed: int) -> Episode:
+    """A dataset episode from positions p_0..p_K at ``DT_S``:
+    ``obs[k] = [p_{k-3}, p_{k-2}, p_{k-1}, p_k, goal]`` (history padded with p_0) and
+    ``action[k] = p_{k+1}``, for k = 0..K-1."""
+    positions_xy = np.asarray(positions_xy, dtype=float)
+    padded = np.concatenate([np.repeat(positions_xy[:1], HISTORY - 1, axis=0), positions_xy[:-1]])
+    windows = np.stack([padded[i : i + len(positions_xy) - 1] for i in range(HISTORY)], axis=1)
+    goals = np.broadcast_to(np.asarray(goal_xy, dtype=float), (len(windows), 2))
+    return Episode(obs=observation(windows, goals), action=positions_xy[1:], seed=int(seed))
+
+
+def positions_from_episode(episode: Episode) -> np.ndarray:
+    """The positions p_0..p_K (float64) an episode was built from; inverse of ``episode_from_positions``."""
+    return np.vstack([episode.obs[:, 2 * HISTORY - 2 : 2 * HISTORY], episode.action[-1:]]).astype(float)
+
+
+def trajectory_problem(
+    layout: Layout,
+    positions_xy: np.ndarray,
+    goal_xy: np.ndarray,
+    dt_s: float = DT_S,
+    max_speed_m_s: float = MAX_SPEED_M_S,
+) -> str | None:
+    """Why a sampled trajectory is not valid data, or None: it must be finite, collision-free
+    along every segment (against the unpadded walls), no faster than ``max_speed_m_s``
+    between samples, and end within ``GOAL_TOLERANCE_M`` of the goal. Used by every
+    generator, so clean and corrupt data pass the same check."""
+    p = np.asarray(positions_xy, dtype=float)
+    if p.ndim != 2 or p.shape[1] != 2 or len(p) < 2 or not np.isfinite(p).all():
+        return "fewer than 2 finite positions"
+    if segment_collides(p[:-1], p[1:], layout.walls, layout.bounds).any():
+        return "collides"
+    speed = np.linalg.norm(np.diff(p, axis=0), axis=1).max() / dt_s
+    if speed > max_speed_m_s * (1 + SPEED_TOLERANCE):
+        return "faster than max_speed_m_s"
+    if np.linalg.norm(p[-1] - goal_xy) > GOAL_TOLERANCE_M:
+        return "does not end at the goal"
+    return None
+
+
+def plan_episodes(
+    seeds: Sequence[int],
+    layout: Layout,
+    attempts: Sequence[Any],
+    plan: Any,
+    dt_s: float = DT_S,
+    max_speed_m_s: float = MAX_SPEED_M_S,
+) -> tuple[list[Episode], int, dict[str, Any]]:
+    """The loop every maze generator shares: per seed, the env's start/goal, then
+    ``plan(layout, start, goal, seed, attempt) -> (positions_xy | None, solver_or_reason)``
+    for each attempt in order until a plan passes ``trajectory_problem``.
+
+    A seed whose attempts all fail (or raise) is skipped and counted, never fatal.
+    Returns (episodes, n_failed, stats) with failure reasons and solver names counted.
+    """
+    episodes: list[Episode] = []
+    failures: dict[str, int] = {}
+    solvers: dict[str, int] = {}
+    n_failed = 0
+    for seed in seeds:
+        start, goal = start_goal_for_seed(layout, seed)
+        for attempt in attempts:
+            try:
+                positions, solver = plan(layout, start, goal, int(seed), attempt)
+                if positions is not None:  # check exactly what the dataset will store
+                    positions = np.asarray(positions, dtype=np.float32).astype(float)
+                problem = solver if positions is None else trajectory_problem(layout, positions, goal, dt_s, max_speed_m_s)
+            except RuntimeError as err:  # a solver error on one problem must not end a long run
+                problem = f"{type(err).__name__}: {str(err)[:80]}"
+            if problem is None:
+                episodes.append(episode_from_positions(positions, goal, seed))
+                solvers[solver] = solvers.get(solver, 0) + 1
+                break
+            failures[problem] = failures.get(problem, 0) + 1
+            log.debug("seed %d attempt %s failed: %s", seed, attempt, problem)
+        else:
+            n_failed += 1
+            log.warning("seed %d: no valid plan after %d attempts", seed, len(attempts))
+    return episodes, n_failed, {"solvers": solvers, "failed_attempts": failures}
+
+
+def resample_polyline(waypoints_xy: np.ndarray, speed_m_s: float, dt_s: float = DT_S) -> np.ndarray:
+    """Positions every ``dt_s`` along a polyline traversed at constant ``speed_m_s``,
+    ending exactly at the last waypoint (the last step may be shorter)."""
+    waypoints_xy = np.asarray(waypoints_xy, dtype=float)
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(waypoints_xy, axis=0), axis=1))])
+    s = np.arange(0.0, arc[-1], speed_m_s * dt_s)
+    s = np.append(s, arc[-1]) if arc[-1] - s[-1] > 1e-9 else s
+    return np.stack([np.interp(s, arc, waypoints_xy[:, i]) for i in range(2)], axis=1)
+
+
+# --------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------
+
+
+def average_squared_acceleration(positions_xy: np.ndarray, dt_s: float) -> float:
+    """Mean over k = 1..T-2 of ``||(x[k+1] - 2 x[k] + x[k-1]) / dt_s**2||**2`` (m^2/s^4).
+
+    Finite differences of positions sampled every ``dt_s``; 0.0 for fewer than 3 samples.
+    """
+    x = np.asarray(positions_xy, dtype=float)
+    if len(x) < 3:
+        return 0.0
+    acc = (x[2:] - 2 * x[1:-1] + x[:-2]) / dt_s**2
+    return float(np.mean(np.sum(acc**2, axis=1)))
+
+
+def path_length(positions_xy: np.ndarray) -> float:
+    """Sum of ``||x[k+1] - x[k]||`` (m)."""
+    return float(np.linalg.norm(np.diff(np.asarray(positions_xy, dtype=float), axis=0), axis=1).sum())
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval for a binomial proportion (95 % for z = 1.96)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# --------------------------------------------------------------------------------------
+# Gymnasium env
+# --------------------------------------------------------------------------------------
+
+
+class Maze2DEnv(gymnasium.Env):
+    """One maze episode; see the module docstring. Reward 1 on success, else 0.
+
+    Terminates on success or collision, truncates at ``max_steps`` (default:
+    ``default_max_steps(layout)``).
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, layout: str | Path = "default", max_steps: int | None = None, dt_s: float = DT_S):
+        self.layout = load_layout(layout)
+        self.dt_s = dt_s
+        self.max_steps = max_steps or default_max_steps(self.layout, dt_s)
+        lo, hi = self.layout.bounds[:2].astype(np.float32), self.layout.bounds[2:].astype(np.float32)
+        self.action_space = gymnasium.spaces.Box(lo, hi, dtype=np.float32)
+        self.observation_space = gymnasium.spaces.Box(
+            np.tile(lo, HISTORY + 1), np.tile(hi, HISTORY + 1), dtype=np.float32
+        )
+        self._history = np.zeros((HISTORY, 2))
+        self._goal = np.zeros(2)
+        self._steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        start, self._goal = sample_start_goal(self.layout, self.np_random)
+        self._history = np.repeat(start[None], HISTORY, axis=0)
+        self._steps = 0
+        return observation(self._history, self._goal), {"start": start, "goal": self._goal}
+
+    def step(self, action):
+        commanded = np.asarray(action, dtype=float).reshape(1, 2)
+        next_xy, collided, reached = kinematic_step(self.layout, self._history[-1:], commanded, self._goal[None])
+        self._history = np.concatenate([self._history[1:], next_xy])
+        self._steps += 1
+        success, collision = bool(reached[0]), bool(collided[0])
+        truncated = not (success or collision) and self._steps >= self.max_steps
+        info = {"success": success, "collision": collision}
+        return observation(self._history, self._goal), float(success), success or collision, truncated, info
+
+
+gymnasium.register(id="ambient_bench/Maze2D-v0", entry_point=Maze2DEnv)
+
+
+# --------------------------------------------------------------------------------------
+# Batched evaluation task
+# --------------------------------------------------------------------------------------
+
+
+@TASKS.register("maze")
+class MazeTask:
+    """Many maze episodes stepped together in numpy (the ``BatchedTask`` protocol).
+
+    Same start/goal sampler and ``kinematic_step`` as ``Maze2D-v0``; the executed
+    positions are kept to compute per-episode path length and average squared
+    acceleration (``average_squared_acceleration`` with this task's ``dt_s``).
+    """
+
+    obs_dim = OBS_DIM
+    action_dim = ACTION_DIM
+
+    def __init__(self, layout: str | Path = "default", max_steps: int | None = None, dt_s: float = DT_S):
+        self.layout = load_layout(layout)
+        self.dt_s = dt_s
+        self.max_steps = max_steps or default_max_steps(self.layout, dt_s)
+        self.reset(np.zeros(0, dtype=np.int64))
+
+    def reset(self, seeds: np.ndarray) -> np.ndarray:
+        self.seeds = np.asarray(seeds, dtype=np.int64)
+        n = len(self.seeds)
+        pairs = [start_goal_for_seed(self.layout, s) for s in self.seeds]
+        self.starts = np.array([p[0] for p in pairs]).reshape(n, 2)
+        self.goals = np.array([p[1] for p in pairs]).reshape(n, 2)
+        self.positions = np.zeros((n, self.max_steps + 1, 2))
+        self.positions[:, 0] = self.starts
+        self.steps = np.zeros(n, dtype=np.int64)
+        self.success = np.zeros(n, dtype=bool)
+        self.collision = np.zeros(n, dtype=bool)
+        self._done = np.zeros(n, dtype=bool)
+        return self._observations()
+
+    @property
+    def done(self) -> np.ndarray:
+        return self._done.copy()
+
+    def _observations(self) -> np.ndarray:
+        rows = np.arange(len(self.seeds))[:, None]
+        idx = np.maximum(self.steps[:, None] + np.arange(-HISTORY + 1, 1), 0)
+        return observation(self.positions[rows, idx], self.goals)
+
+    def step(self, chunks: np.ndarray) -> np.ndarray:
+        active = np.flatnonzero(~self._done)
+        chunks = np.asarray(chunks, dtype=float)
+        if chunks.shape[:1] != (len(active),) or chunks.shape[2:] != (2,):
+            raise ValueError(f"chunks {chunks.shape}: expected ({len(active)}, n_steps, 2) for the not-done episodes")
+        for j in range(chunks.shape[1]):
+            live = ~self._done[active]
+            idx, commanded = active[live], chunks[live, j]
+            if len(idx) == 0:
+                break
+            current = self.positions[idx, self.steps[idx]]
+            next_xy, collided, reached = kinematic_step(self.layout, current, commanded, self.goals[idx])
+            self.steps[idx] += 1
+            self.positions[idx, self.steps[idx]] = next_xy
+            self.collision[idx] |= collided
+            self.success[idx] |= reached
+            self._done[idx] |= collided | reached | (self.steps[idx] >= self.max_steps)
+        return self._observations()
+
+    def records(self) -> list[dict[str, Any]]:
+        records = []
+        for i, seed in enumerate(self.seeds):
+            executed = self.positions[i, : self.steps[i] + 1]
+            records.append(
+                {
+                    "seed": int(seed),
+                    "start": self.starts[i].tolist(),
+                    "goal": self.goals[i].tolist(),
+                    "success": bool(self.success[i]),
+                    "collision": bool(self.collision[i]),
+                    "steps": int(self.steps[i]),
+                    "path_length": path_length(executed),
+                    "accel_sq": average_squared_acceleration(executed, self.dt_s),
+                }
+            )
+        return records
+
+    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
+        """success_rate with its Wilson 95 % interval, collision_rate, and the mean / std of
+        the average squared acceleration over successful rollouts (NaN if none)."""
+        n = len(records)
+        n_success = sum(r["success"] for r in records)
+        low, high = wilson_interval(n_success, n)
+        accel = np.array([r["accel_sq"] for r in records if r["success"]])
+        return {
+            "success_rate": n_success / n if n else 0.0,
+            "success_ci95_low": low,
+            "success_ci95_high": high,
+            "accel_sq_mean": float(accel.mean()) if len(accel) else float("nan"),
+            "accel_sq_std": float(accel.std()) if len(accel) else float("nan"),
+            "collision_rate": sum(r["collision"] for r in records) / n if n else 0.0,
+            "n_trials": float(n),
+        }
+
+
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
+
+
+def plot_maze(
+    layout: Layout | str | Path,
+    trajectories_by_label: dict[str, Sequence[np.ndarray]],
+    path: str | Path,
+    title: str | None = None,
+) -> Path:
+    """Draw the walls and, per label, a list of (T, 2) trajectories in one colour (start
+    dot, goal cross); writes ``path`` (PNG/PDF by suffix) with the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    layout = layout if isinstance(layout, Layout) else load_layout(layout)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for x0, y0, x1, y1 in layout.walls:
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, color="0.2", lw=0))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, trajectories) in enumerate(trajectories_by_label.items()):
+        colour = colours[i % len(colours)]
+        for j, traj in enumerate(trajectories):
+            traj = np.asarray(traj)
+            ax.plot(traj[:, 0], traj[:, 1], "-", color=colour, lw=1.2, alpha=0.85, label=label if j == 0 else None)
+            ax.plot(*traj[0], "o", color=colour, ms=4)
+            ax.plot(*traj[-1], "x", color=colour, ms=6)
+    x0, y0, x1, y1 = layout.bounds
+    pad = layout.wall_thickness_m
+    ax.set_xlim(x0 - pad, x1 + pad)
+    ax.set_ylim(y0 - pad, y1 + pad)
+    ax.set_aspect("equal")
+    ax.set_title(title or f"maze {layout.version}", fontsize=9)
+    if trajectories_by_label:
+        ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path

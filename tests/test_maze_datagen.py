@@ -1,0 +1,122 @@
+"""Maze generators: validity, per-seed determinism, the smoothness gap, and an oracle in MazeTask.
+
+About 6 GCS plans (~1 s each) and a few dozen RRT plans in all.
+"""
+
+import numpy as np
+import pytest
+
+from ambient_bench.envs import maze
+from ambient_bench.registry import GENERATORS
+from ambient_bench.seeds import split_seeds
+
+LAYOUT = maze.load_layout()
+CLEAN_SEEDS = [int(s) for s in split_seeds("datagen_clean", 3)]
+CORRUPT_SEEDS = [int(s) for s in split_seeds("datagen_corrupt", 20)]
+TEST_SEEDS = [int(s) for s in split_seeds("test", 3)]
+
+
+@pytest.fixture(scope="module")
+def gcs():
+    return GENERATORS.get("maze_gcs")(CLEAN_SEEDS)
+
+
+@pytest.fixture(scope="module")
+def rrt():
+    return GENERATORS.get("maze_rrt")(CORRUPT_SEEDS)
+
+
+def episode_bytes(output):
+    return {e.seed: (e.obs.tobytes(), e.action.tobytes()) for e in output.episodes}
+
+
+def assert_valid(output, seeds):
+    assert output.n_failed == 0 and [e.seed for e in output.episodes] == seeds
+    for episode in output.episodes:
+        start, goal = maze.start_goal_for_seed(LAYOUT, episode.seed)
+        positions = maze.positions_from_episode(episode)
+        np.testing.assert_allclose(positions[0], start, atol=1e-6)
+        np.testing.assert_allclose(episode.obs[:, 8:], np.tile(goal, (len(episode.obs), 1)), atol=1e-6)
+        assert maze.trajectory_problem(LAYOUT, positions, goal) is None
+        # Independent of the slab test: no point sampled along the path lies in a wall.
+        s = np.linspace(0, 1, 30)[None, :, None]
+        points = (positions[:-1, None] * (1 - s) + positions[1:, None] * s).reshape(-1, 2)
+        w = LAYOUT.walls
+        inside = (points[:, None, 0] >= w[:, 0]) & (points[:, None, 0] <= w[:, 2])
+        inside &= (points[:, None, 1] >= w[:, 1]) & (points[:, None, 1] <= w[:, 3])
+        assert not inside.any()
+        speed = np.linalg.norm(np.diff(positions, axis=0), axis=1) / maze.DT_S
+        assert speed.max() <= maze.MAX_SPEED_M_S * (1 + maze.SPEED_TOLERANCE)
+
+
+def test_gcs_episodes_are_valid(gcs):
+    assert_valid(gcs, CLEAN_SEEDS)
+    assert gcs.solver.startswith("drake.GcsTrajectoryOptimization/") and gcs.stats["solvers"]
+
+
+def test_rrt_episodes_are_valid(rrt):
+    assert_valid(rrt, CORRUPT_SEEDS)
+    assert rrt.solver == "ompl.RRT"
+
+
+def test_gcs_is_a_pure_function_of_the_seed(gcs):
+    # Another subset in another order (a different shard) gives the same bytes per seed.
+    again = GENERATORS.get("maze_gcs")([CLEAN_SEEDS[2], CLEAN_SEEDS[0]])
+    reference = episode_bytes(gcs)
+    assert all(reference[seed] == data for seed, data in episode_bytes(again).items())
+
+
+def test_rrt_is_a_pure_function_of_the_seed(rrt):
+    again = GENERATORS.get("maze_rrt")([CORRUPT_SEEDS[5], CORRUPT_SEEDS[1], CORRUPT_SEEDS[5]])
+    reference = episode_bytes(rrt)
+    assert [e.seed for e in again.episodes] == [CORRUPT_SEEDS[5], CORRUPT_SEEDS[1], CORRUPT_SEEDS[5]]
+    assert all(reference[e.seed] == (e.obs.tobytes(), e.action.tobytes()) for e in again.episodes)
+    # ... and different OMPL seeds give different paths for the same start and goal.
+    start, goal = maze.start_goal_for_seed(LAYOUT, CORRUPT_SEEDS[0])
+    from ambient_bench.datagen.maze_rrt import plan_rrt
+
+    path_a, _ = plan_rrt(LAYOUT, start, goal, seed=1)
+    path_b, _ = plan_rrt(LAYOUT, start, goal, seed=2)
+    assert path_a.shape != path_b.shape or not np.array_equal(path_a, path_b)
+
+
+def test_rrt_data_is_much_less_smooth_than_gcs(gcs, rrt):
+    def mean_accel(output):
+        return np.mean([maze.average_squared_acceleration(maze.positions_from_episode(e), maze.DT_S) for e in output.episodes])
+
+    assert mean_accel(rrt) >= 3 * mean_accel(gcs)
+
+
+def test_generator_failures_are_counted_not_raised():
+    episodes, n_failed, stats = maze.plan_episodes([1, 2], LAYOUT, [0, 1], lambda *a: (None, "no path"))
+    assert episodes == [] and n_failed == 2 and stats["failed_attempts"] == {"no path": 4}
+
+    def raising(*args):
+        raise RuntimeError("solver crashed")
+
+    assert maze.plan_episodes([1], LAYOUT, [0], raising)[1] == 1
+
+    def through_wall(*args):  # crosses the wall x = 1, 1 <= y <= 3
+        return np.array([[0.5, 2.0], [1.5, 2.0]]), "fake"
+
+    _, n_failed, stats = maze.plan_episodes([1], LAYOUT, [0], through_wall)
+    assert n_failed == 1 and stats["failed_attempts"] == {"collides": 1}
+
+
+def test_oracle_following_gcs_plans_succeeds():
+    from ambient_bench.datagen.maze_gcs import generate_maze_gcs
+
+    plans = {e.seed: maze.positions_from_episode(e) for e in generate_maze_gcs(TEST_SEEDS).episodes}
+    assert len(plans) == len(TEST_SEEDS)
+    task = maze.MazeTask()
+    task.reset(np.array(TEST_SEEDS))
+    while not task.done.all():
+        chunks = []
+        for i in np.flatnonzero(~task.done):
+            plan = plans[TEST_SEEDS[i]]
+            k = task.steps[i]
+            chunks.append(plan[np.minimum(np.arange(k + 1, k + 9), len(plan) - 1)])
+        task.step(np.array(chunks))
+    agg = task.aggregate(task.records())
+    assert agg["success_rate"] == 1.0 and agg["collision_rate"] == 0.0
+    assert agg["accel_sq_mean"] < 5.0

@@ -22,6 +22,7 @@ import io
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -235,7 +236,7 @@ def _load_verified(path: Path, record: dict[str, Any]) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise DatasetError(f"cannot read {path} ({err}); the file is missing or truncated: regenerate it") from err
     for key, digest in record["sha256"].items():
         if key not in arrays:

@@ -33,7 +33,7 @@ def summary_frame(runner: "Runner", evals: dict[str, dict["RunSpec", dict[str, A
             rows.append({
                 "suite": runner.suite.name, "preset": runner.preset, "baseline": run.entry,
                 "params": run.params_label, "seed": run.seed, "split": split,
-                "n_trials": result["n_trials"], **agg,
+                **agg, "n_trials": int(result["n_trials"]),
                 "selected": chosen.get(run.entry) == run.params,
                 "run": runner.run_dir(run).name,
             })
@@ -109,10 +109,14 @@ def plot_pareto(runner: "Runner", summary: pd.DataFrame, path: Path) -> None:
     test = summary[summary.split == "test"]
     points = test.groupby(["baseline", "params"], as_index=False)[[cfg.pareto_x, cfg.pareto_y]].mean()
     points = points.dropna()
-    if points.empty:
-        log.warning("no test points with %s and %s; skipping the Pareto plot", cfg.pareto_x, cfg.pareto_y)
-        return
     fig, ax = plt.subplots(figsize=(7, 5))
+    if points.empty:  # e.g. no successful rollout, so no acceleration to plot
+        log.warning("no test point has both %s and %s; the Pareto plot says so", cfg.pareto_x, cfg.pareto_y)
+        ax.text(0.5, 0.5, f"no configuration has both {cfg.pareto_x} and {cfg.pareto_y}\n"
+                "(e.g. no successful rollout)", ha="center", va="center", transform=ax.transAxes)
+        save_figure(fig, path)
+        plt.close(fig)
+        return
     sns.scatterplot(data=points, x=cfg.pareto_x, y=cfg.pareto_y, hue="baseline", style="baseline", s=70, ax=ax)
     for entry in cfg.pareto_sweeps:
         sweep = points[points.baseline == entry]
@@ -150,11 +154,23 @@ def write_report(runner: "Runner", validation, test, chosen) -> None:
     atomic_write_bytes(root / "table.md", table_markdown(runner, summary).encode())
     plot_pareto(runner, summary, root / "pareto.png")
     plot_rollouts(runner, chosen, root / "rollouts.png")
+    plot_datasets(runner, root / "datasets.png")
     atomic_write_json(root / "config.json", to_dict(runner.suite))
     datasets = {p.name: dataset_sha256(json.loads((p / "meta.json").read_text()))
                 for p in sorted((root / "data").glob("*")) if (p / "meta.json").exists()}
     atomic_write_json(root / "provenance.json", provenance(datasets))
     log.info("report written to %s", root)
+
+
+def plot_datasets(runner: "Runner", path: Path) -> None:
+    """A few demonstrations of each dataset, if the task draws them."""
+    from .data import load_dataset
+    from .registry import TASKS
+
+    task_cls = TASKS.get(runner.suite.task)
+    if hasattr(task_cls, "plot_datasets"):
+        datasets = {name: load_dataset(runner.dataset_dir(runner.suite, name)) for name in runner.suite.datasets}
+        task_cls.plot_datasets(datasets, path)
 
 
 def plot_rollouts(runner: "Runner", chosen: dict[str, tuple], path: Path) -> None:

@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if not args.verbose:
+        logging.getLogger("drake").setLevel(logging.WARNING)  # three INFO lines per GCS plan
     if args.list:
         print("suites:    " + ", ".join(suite_names()))
         print("presets:   " + ", ".join(PRESETS))

@@ -104,7 +104,8 @@ class Runner:
             from .annotate import classifier_key
 
             key["annotation"] = classifier_key(self)
-        return self.root / "runs" / f"{run.entry}-{run.params_label}-s{run.seed}-{config_hash(key)[:8]}"
+        label = f"{run.entry}-{run.params_label}" if run.params else run.entry
+        return self.root / "runs" / f"{label}-s{run.seed}-{config_hash(key)[:8]}"
 
     def sweep_runs(self) -> list[RunSpec]:
         return [RunSpec(e, p, s) for e in self.entries for p in self.grid_points(e)
@@ -171,8 +172,9 @@ class Runner:
             for point in self.grid_points(entry):
                 aggs = [r["aggregate"] for run, r in validation.items() if run.entry == entry and run.params == point]
                 main = float(np.mean([a[metric] for a in aggs]))
-                tie = float(np.nanmean([a.get(tiebreak, np.nan) for a in aggs])) if tiebreak else 0.0
-                scores.append((-main, np.inf if np.isnan(tie) else tie, point))
+                ties = [a.get(tiebreak, np.nan) for a in aggs] if tiebreak else [0.0]
+                tie = np.inf if np.all(np.isnan(ties)) else float(np.nanmean(ties))
+                scores.append((-main, tie, point))
             chosen[entry] = min(scores, key=lambda s: (s[0], s[1]))[2]
         return chosen
 

@@ -29,6 +29,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from ambient_bench.metrics import wilson_interval
 from ambient_bench.registry import TASKS
 
 log = logging.getLogger(__name__)
@@ -195,17 +196,6 @@ def episode_counts(bins: np.ndarray, colours: np.ndarray, rule: str) -> tuple[in
     """(n_placed, n_correct): blocks in any bin, and blocks in their intended bin."""
     bins = np.asarray(bins)
     return int((bins != NO_BIN).sum()), int((bins == intended_bins(colours, rule)).sum())
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of a rate: (p̂ + z²/2n ± z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    denom = 1 + z**2 / n
-    centre = (p + z**2 / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def sorting_rates(n_placed: int, n_correct: int, n_blocks: int) -> dict[str, float]:

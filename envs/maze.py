@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import gymnasium
 import numpy as np
 
+from ambient_bench.metrics import wilson_interval
 from ambient_bench.registry import TASKS
 from ambient_bench.task import Episode
 
@@ -453,17 +454,6 @@ def path_length(positions_xy: np.ndarray) -> float:
     return float(np.linalg.norm(np.diff(np.asarray(positions_xy, dtype=float), axis=0), axis=1).sum())
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval for a binomial proportion (95 % for z = 1.96)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    denom = 1 + z**2 / n
-    centre = (p + z**2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 # --------------------------------------------------------------------------------------
 # Gymnasium env
 # --------------------------------------------------------------------------------------
@@ -595,6 +585,27 @@ class MazeTask:
             )
         return records
 
+    def rollouts(self) -> dict[str, list[np.ndarray]]:
+        """Executed trajectories of the last batch, grouped by outcome (for figures)."""
+        groups: dict[str, list[np.ndarray]] = {"success": [], "failure": []}
+        for i in range(len(self.seeds)):
+            groups["success" if self.success[i] else "failure"].append(self.positions[i, : self.steps[i] + 1])
+        return {k: v for k, v in groups.items() if v}
+
+    @staticmethod
+    def plot_rollouts(tasks_by_label: dict[str, "MazeTask"], path: str | Path) -> Path:
+        """One panel per policy: its rollouts from the same starts, by outcome."""
+        layout = next(iter(tasks_by_label.values())).layout
+        return plot_panels(layout, {label: task.rollouts() for label, task in tasks_by_label.items()}, path)
+
+    @staticmethod
+    def plot_datasets(datasets: dict[str, Any], path: str | Path, n_per_dataset: int = 5) -> Path:
+        """The first few demonstrations of each dataset (e.g. smooth GCS vs jagged RRT)."""
+        layout = load_layout(datasets[next(iter(datasets))].meta.get("env_params", {}).get("layout", "default"))
+        trajectories = {name: [positions_from_episode(ds.episode(i)) for i in range(min(n_per_dataset, ds.n_episodes))]
+                        for name, ds in datasets.items()}
+        return plot_panels(layout, {"demonstrations": trajectories}, path)
+
     def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
         """success_rate with its Wilson 95 % interval, collision_rate, and the mean / std of
         the average squared acceleration over successful rollouts (NaN if none)."""
@@ -618,22 +629,11 @@ class MazeTask:
 # --------------------------------------------------------------------------------------
 
 
-def plot_maze(
-    layout: Layout | str | Path,
-    trajectories_by_label: dict[str, Sequence[np.ndarray]],
-    path: str | Path,
-    title: str | None = None,
-) -> Path:
-    """Draw the walls and, per label, a list of (T, 2) trajectories in one colour (start
-    dot, goal cross); writes ``path`` (PNG/PDF by suffix) with the Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+def draw_maze(ax, layout: Layout, trajectories_by_label: dict[str, Sequence[np.ndarray]], title: str) -> None:
+    """Walls and, per label, (T, 2) trajectories in one colour (start dot, end cross) on ``ax``."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    layout = layout if isinstance(layout, Layout) else load_layout(layout)
-    fig, ax = plt.subplots(figsize=(5, 5))
     for x0, y0, x1, y1 in layout.walls:
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, color="0.2", lw=0))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -649,11 +649,40 @@ def plot_maze(
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
     ax.set_aspect("equal")
-    ax.set_title(title or f"maze {layout.version}", fontsize=9)
+    ax.set_title(title, fontsize=9)
     if trajectories_by_label:
         ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
+
+
+def plot_maze(
+    layout: Layout | str | Path,
+    trajectories_by_label: dict[str, Sequence[np.ndarray]],
+    path: str | Path,
+    title: str | None = None,
+) -> Path:
+    """One maze panel with trajectories per label; writes ``path`` (PNG/PDF by suffix)."""
+    return plot_panels(layout, {title or "": trajectories_by_label}, path)
+
+
+def plot_panels(layout: Layout | str | Path, panels: dict[str, dict[str, Sequence[np.ndarray]]],
+                path: str | Path) -> Path:
+    """A row of maze panels (title -> trajectories by label), written with the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layout = layout if isinstance(layout, Layout) else load_layout(layout)
+    n = len(panels)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 4.5 * rows), squeeze=False)
+    for ax, (title, trajectories) in zip(axes.flat, panels.items()):
+        draw_maze(ax, layout, trajectories, title or f"maze {layout.version}")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -30,7 +30,7 @@ from ambient_bench.envs.binsort import (
     intended_bins,
     render_frame,
     sorting_rates,
-    wilson_interval,
+
 )
 from ambient_bench.registry import GENERATORS, TASKS
 
@@ -185,14 +185,6 @@ def test_moving_or_held_blocks_are_not_placed():
     positions = np.array([_in_bin(LEFT_BIN)] * 3)
     bins = block_bins(positions, np.array([0.0, 0.2, 0.0]), np.array([False, False, True]))
     np.testing.assert_array_equal(bins, [LEFT_BIN, NO_BIN, NO_BIN])
-
-
-def test_wilson_interval():
-    assert wilson_interval(0, 0) == (0.0, 1.0)
-    lo, hi = wilson_interval(0, 10)
-    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-3)
-    lo, hi = wilson_interval(80, 100)
-    assert lo == pytest.approx(0.7112, abs=1e-3) and hi == pytest.approx(0.8666, abs=1e-3)
 
 
 def test_block_on_rim_or_stacked_outside_is_not_placed():

@@ -137,12 +137,6 @@ def test_acceleration_metric_on_known_curves():
     assert maze.average_squared_acceleration(parabola, dt_s) == pytest.approx(9.0, rel=1e-6)
 
 
-def test_wilson_interval():
-    low, high = maze.wilson_interval(50, 100)
-    assert low == pytest.approx(0.4038, abs=1e-3) and high == pytest.approx(0.5962, abs=1e-3)
-    assert maze.wilson_interval(0, 10)[0] == 0.0
-
-
 def test_task_steps_chunks_and_ends_mid_chunk():
     task = TASKS.get("maze")(max_steps=20)
     seeds = split_seeds("test", 3)

@@ -1,0 +1,184 @@
+"""``python -m ambient_bench.bench``: measured speed figures (medians), printed and as JSON.
+
+Keys are ``<area>.<figure>``: ``train.*`` (the default maze network at batch 256: steps/s,
+samples/s, data-pipeline share of a step, ambient vs clean-only step time, achieved
+GFLOP/s), ``maze.*`` (GCS/RRT plans per second, process-pool speed-up, the RRT/GCS
+smoothness gap, the evaluation's environment share) and ``binsort.*``.
+Targets live here, not in timed unit tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .baseline import make_baseline
+from .config import EvalConfig, PolicyConfig
+from .data import atomic_write_json, finalize_dataset, load_dataset, write_shard
+from .evaluate import evaluate
+from .policy import DiffusionPolicy
+from .provenance import machine
+from .registry import TASKS
+from .sampler import NoiseBandSampler
+from .seeds import split_seeds
+from .task import Episode
+from .train import build_policy
+
+log = logging.getLogger("ambient_bench.bench")
+
+
+def median_time(fn: Callable[[], None], repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def synthetic_maze_like(directory: Path, n_episodes: int, source: str, seed: int):
+    """Random-walk episodes with maze dims (obs 10, action 2), ~100 steps each."""
+    rng = np.random.default_rng(seed)
+    episodes = []
+    for i in range(n_episodes):
+        path = np.cumsum(rng.normal(scale=0.1, size=(101, 2)), axis=0)
+        obs = np.concatenate([np.repeat(path[:-1], 4, axis=1), np.repeat(path[-1:], 100, axis=0)], axis=1)
+        episodes.append(Episode(obs, path[1:], i))
+    finalize_dataset(directory, [write_shard(directory / "shard-00000.npz", episodes, source)], {"dataset_id": source})
+    return load_dataset(directory)
+
+
+def bench_train(repeats: int) -> dict[str, float]:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with tempfile.TemporaryDirectory() as tmp:
+        datasets = {
+            "clean": synthetic_maze_like(Path(tmp) / "clean", 50, "clean", 0),
+            "corrupt": synthetic_maze_like(Path(tmp) / "corrupt", 2000, "corrupt", 1),
+        }
+    config = PolicyConfig()  # the maze default: 64/128/256, kernel 3, step embedding 64
+    batch_size = 256
+    out = {}
+    step_times = {}
+    for name, params in (("clean_only", {}), ("ambient", {"sigma_min": 0.2})):
+        baseline = make_baseline(name, params)
+        torch.manual_seed(0)
+        policy = build_policy(datasets, baseline, config)
+        sampler = NoiseBandSampler(datasets, baseline, policy.schedule, config.horizon, policy.normalizer)
+        opt = torch.optim.AdamW(policy.net.parameters(), lr=1e-4)
+        gen = torch.Generator().manual_seed(0)
+
+        def step():
+            batch = sampler.sample(batch_size, gen)
+            x_t, target = baseline.training_pair(policy.schedule, batch.action, batch.t, batch.sigma_min,
+                                                 batch.is_corrupt, gen)
+            loss = torch.nn.functional.mse_loss(policy(x_t, batch.t, batch.obs), target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        step_times[name] = median_time(step, repeats)
+        if name == "clean_only":
+            pipeline = median_time(lambda: sampler.sample(batch_size, gen), repeats * 5)
+            batch = sampler.sample(batch_size, gen)
+            with FlopCounterMode(display=False) as counter:
+                x_t, target = baseline.training_pair(policy.schedule, batch.action, batch.t, batch.sigma_min,
+                                                     batch.is_corrupt, gen)
+                torch.nn.functional.mse_loss(policy(x_t, batch.t, batch.obs), target).backward()
+            flops = counter.get_total_flops()
+    clean = step_times["clean_only"]
+    out["train.step_ms"] = clean * 1e3
+    out["train.steps_per_s"] = 1.0 / clean
+    out["train.samples_per_s"] = batch_size / clean
+    out["train.pipeline_share"] = pipeline / clean
+    out["train.ambient_over_clean_step_time"] = step_times["ambient"] / clean
+    out["train.gflop_per_step"] = flops / 1e9
+    out["train.gflops"] = flops / 1e9 / clean
+    return out
+
+
+def eval_share(task_name: str, task_params: dict, obs_dim: int, action_dim: int, n_trials: int,
+               config: PolicyConfig, inference_steps: int, range_: tuple[float, float]) -> dict[str, float]:
+    """Env time / policy time of a batched evaluation with an untrained policy of the given
+    size (inference cost does not depend on the weights); ``range_`` spans its actions."""
+    from .normalizer import Normalizer
+
+    low, high = range_
+    normalizer = Normalizer(np.full(obs_dim, low), np.full(obs_dim, high),
+                            np.full(action_dim, low), np.full(action_dim, high))
+    task = TASKS.get(task_name)(**task_params)
+    torch.manual_seed(0)
+    policy = DiffusionPolicy(config, obs_dim, action_dim, normalizer).eval()
+    result = evaluate(policy, task, split_seeds("validation", n_trials),
+                      EvalConfig(inference_steps=inference_steps, batch_size=n_trials), progress=False)
+    timing = result["timing"]
+    return {"policy_s": timing["policy_s"], "env_s": timing["env_s"], "env_over_policy": timing["env_over_policy"]}
+
+
+def bench_maze(quick: bool) -> dict[str, float]:
+    from .datagen.maze_bench import bench_maze as bench_maze_datagen
+
+    out = bench_maze_datagen(quick=quick)
+    share = eval_share("maze", {"layout": "default"}, 10, 2, 1000, PolicyConfig(down_dims=[32, 64, 128]), 8,
+                       (0.0, 6.0))
+    out["maze.eval_1000_policy_s"] = share["policy_s"]
+    out["maze.eval_1000_env_s"] = share["env_s"]
+    out["maze.eval_env_share"] = share["env_over_policy"]
+    return out
+
+
+def bench_binsort(quick: bool) -> dict[str, float]:
+    from .datagen.binsort_bench import bench_binsort as bench_binsort_datagen
+
+    out = bench_binsort_datagen()
+    share = eval_share("binsort", {"n_blocks": 4, "max_steps": 80}, 20, 4, 50,
+                       PolicyConfig(down_dims=[32, 64, 128], kernel_size=5), 8, (-0.3, 0.3))
+    out["binsort.eval_sim_share"] = share["env_over_policy"]
+    return out
+
+
+AREAS = {"train": bench_train, "maze": bench_maze, "binsort": bench_binsort}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ambient_bench.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--areas", default=",".join(AREAS), help=f"comma-separated subset of {', '.join(AREAS)}")
+    p.add_argument("--repeats", type=int, default=7, help="timed repetitions per figure (median reported)")
+    p.add_argument("--quick", action="store_true", help="fewer plans in the datagen figures")
+    p.add_argument("--json", type=Path, help="also write the figures as a flat JSON object")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("drake").setLevel(logging.WARNING)
+    areas = [a for a in args.areas.split(",") if a]
+    unknown = [a for a in areas if a not in AREAS]
+    if unknown or args.repeats < 1:
+        print(f"error: unknown area {unknown[0] if unknown else ''}; valid: {', '.join(AREAS)} "
+              "(and --repeats >= 1)", file=sys.stderr)
+        return 2
+    figures: dict[str, float | str] = {"machine": machine()}
+    for area in areas:
+        log.info("measuring %s ...", area)
+        result = AREAS[area](args.repeats) if area == "train" else AREAS[area](args.quick)
+        figures.update(result)
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value:.4g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    if args.json:
+        atomic_write_json(args.json, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Config strictness: every bad value is an error that names its key."""
+
+import pytest
+
+from ambient_bench.baseline import make_baseline
+from ambient_bench.config import ConfigError, load_suite
+
+
+@pytest.mark.parametrize("override,key", [
+    ("train.stepz=5", "train.stepz"),
+    ("polcy.horizon=16", "polcy"),
+    ("train.lr=fast", "train.lr"),
+    ("train.steps=1.5", "train.steps"),
+    ("policy.horizon=7", "policy.horizon"),  # the smoke U-Net halves it once
+    ("policy.n_action_steps=0", "policy.n_action_steps"),
+    ("eval.sampler=euler", "eval.sampler"),
+    ("datasets.clean.source=dirty", "datasets.clean.source"),
+    ("train.ema_decay=1.0", "train.ema_decay"),
+])
+def test_bad_overrides_name_the_key(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_suite("maze", "smoke", [override])
+
+
+@pytest.mark.parametrize("name,params,key", [
+    ("ambient", {"sigma_min": 1.0}, "sigma_min"),
+    ("ambient", {"sigma_min": -0.1}, "sigma_min"),
+    ("locality", {"sigma_max": 1.5}, "sigma_max"),
+    ("cotrain", {"alpha": 1.2}, "alpha"),
+    ("ambient", {"sigma_mni": 0.1}, "sigma_mni"),
+    ("ambient_classifier", {"granularity": "episode"}, "granularity"),
+])
+def test_bad_baseline_params_name_the_key(name, params, key):
+    with pytest.raises(ConfigError, match=rf"baselines\.{name}\.{key}"):
+        make_baseline(name, params)
+
+
+def test_bad_grid_value_is_caught_when_the_run_is_planned(tmp_path):
+    from ambient_bench.runner import Runner
+
+    suite = load_suite("maze", "smoke", ["baselines.ambient.grid.sigma_min=[0.1, 1.0]"])
+    with pytest.raises(ConfigError, match=r"baselines\.ambient\.sigma_min"):
+        Runner(suite, "smoke", tmp_path)
+
+
+def test_unknown_suite_and_preset_list_the_valid_names():
+    with pytest.raises(ConfigError, match="valid suites: .*maze"):
+        load_suite("mase", "smoke")
+    with pytest.raises(ConfigError, match="valid presets: smoke, quick, paper"):
+        load_suite("maze", "huge")
+
+
+def test_overrides_parse_yaml_values():
+    suite = load_suite("maze", "smoke", ["train.lr=0.001", "policy.down_dims=[8, 16]", "eval.sampler=ddpm"])
+    assert suite.train.lr == 0.001 and suite.policy.down_dims == [8, 16] and suite.eval.sampler == "ddpm"

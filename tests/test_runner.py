@@ -1,0 +1,106 @@
+"""The runner end to end on the maze smoke preset: outputs, caching, resume, selection."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import ambient_bench.jobs as jobs
+from ambient_bench.config import load_suite
+from ambient_bench.runner import Runner
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    suite = load_suite("maze", "smoke")
+    runner = Runner(suite, "smoke", out, progress=False)
+    runner.run()
+    return runner
+
+
+def test_smoke_run_writes_every_output(smoke_run):
+    root = smoke_run.root
+    for name in ("summary.csv", "table.md", "pareto.png", "rollouts.png", "datasets.png", "provenance.json",
+                 "config.json"):
+        assert (root / name).exists(), name
+    summary = pd.read_csv(root / "summary.csv")
+    for column in ("suite", "preset", "baseline", "params", "seed", "split", "n_trials", "success_rate",
+                   "accel_sq_mean", "selected"):
+        assert column in summary.columns, column
+    assert set(summary.split) == {"validation", "test"}
+    assert set(summary.baseline) == set(smoke_run.suite.baselines)
+    table = (root / "table.md").read_text()
+    for entry in smoke_run.suite.baselines:
+        assert f"| {entry} |" in table
+    run_dir = next((root / "runs").iterdir())
+    for name in ("config.json", "provenance.json", "train_log.jsonl", "checkpoint.pt", "eval-validation.json"):
+        assert (run_dir / name).exists(), name
+    provenance = json.loads((run_dir / "provenance.json").read_text())
+    assert {"git_sha", "git_dirty", "package_versions", "machine", "datasets_sha256"} <= set(provenance)
+
+
+def test_selection_uses_validation_only(smoke_run):
+    summary = pd.read_csv(smoke_run.root / "summary.csv")
+    val = summary[summary.split == "validation"]
+    for entry, rows in val.groupby("baseline"):
+        means = rows.groupby("params").success_rate.mean()
+        selected = summary[(summary.baseline == entry) & summary.selected].params.unique()
+        assert len(selected) == 1
+        assert means[selected[0]] == means.max()
+
+
+def test_select_ignores_test_results(tmp_path):
+    from ambient_bench.runner import RunSpec
+
+    runner = Runner(load_suite("maze", "smoke"), "smoke", tmp_path, progress=False)
+    a, b = runner.grid_points("ambient")
+    validation = {RunSpec("ambient", a, 0): {"aggregate": {"success_rate": 0.9, "accel_sq_mean": 5.0}},
+                  RunSpec("ambient", b, 0): {"aggregate": {"success_rate": 0.5, "accel_sq_mean": 1.0}}}
+    runner.entries = ["ambient"]
+    assert runner.select(validation)["ambient"] == a
+
+
+def test_second_invocation_does_no_work(smoke_run, monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a cached job was recomputed")
+
+    monkeypatch.setattr("ambient_bench.train.train", forbidden)
+    monkeypatch.setattr(jobs, "evaluate", forbidden)
+    monkeypatch.setattr(jobs.GENERATORS, "get", forbidden)
+    Runner(smoke_run.suite, "smoke", smoke_run.root.parent.parent, progress=False).run()
+
+
+def test_resume_after_kill_between_jobs_and_inside_writes(smoke_run):
+    runs = sorted((smoke_run.root / "runs").iterdir())
+    killed_before_eval, torn_eval, torn_checkpoint = runs[0], runs[1], runs[2]
+    (killed_before_eval / "eval-test.json").unlink()
+    eval_path = torn_eval / "eval-validation.json"
+    eval_path.write_text(eval_path.read_text()[:200])
+    ckpt = torn_checkpoint / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    untouched = runs[3] / "checkpoint.pt"
+    mtime = untouched.stat().st_mtime_ns
+    Runner(smoke_run.suite, "smoke", smoke_run.root.parent.parent, progress=False).run()
+    assert (killed_before_eval / "eval-test.json").exists()
+    assert json.loads(eval_path.read_text())["n_trials"] == smoke_run.suite.eval.n_validation
+    jobs.load_checkpoint(ckpt)  # readable again
+    assert untouched.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--suite", "mase"], "valid suites"),
+    (["--suite", "maze", "--preset", "huge"], "valid presets"),
+    (["--suite", "maze", "--baselines", "clean_only,ambiant"], "valid: clean_only"),
+    (["--suite", "maze", "--set", "train.stepz=3"], "train.stepz"),
+])
+def test_cli_bad_input_exits_2_with_valid_names(args, message, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "ambient_bench.run", *args, "--out", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert not any(tmp_path.iterdir())

@@ -1,0 +1,176 @@
+"""Choosing sigma_min with the noise-conditioned classifier, on small synthetic action chunks.
+
+Clean chunks are smooth (a few low-frequency sinusoids); corrupt chunks add high-frequency
+jitter. Noise hides jitter of amplitude a once sigma is a few times a, so the chosen
+sigma_min must grow with a, vanish when the sets are identical, and tell mixed samples apart.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from ambient_bench.classifier import (
+    ClassifierConfig,
+    annotate_sigma_min,
+    choose_sigma_min,
+    moving_average,
+    p_clean_curves,
+    plot_p_clean,
+    train_classifier,
+)
+from ambient_bench.diffusion import NoiseSchedule
+
+HORIZON, ACTION_DIM, N = 16, 2, 256
+SCHEDULE = NoiseSchedule(100)
+SIGMAS = SCHEDULE.sigmas.numpy()
+FAST = ClassifierConfig(hidden_channels=16, n_blocks=2, steps=500, batch_size=128, lr=3e-3, n_noise_draws=2)
+
+
+def smooth_chunks(n: int, seed: int) -> torch.Tensor:
+    """(n, H, A) sums of three low-frequency sinusoids plus an offset, scaled into [-0.8, 0.8]."""
+    rng = np.random.default_rng(seed)
+    s = np.linspace(0.0, 1.0, HORIZON)[None, :, None]
+    x = rng.normal(size=(n, 1, ACTION_DIM))
+    for k in (1, 2, 3):
+        amp = rng.normal(size=(n, 1, ACTION_DIM)) / k
+        phase = rng.uniform(0, 2 * np.pi, size=(n, 1, ACTION_DIM))
+        x = x + amp * np.sin(0.5 * np.pi * k * s + phase)
+    return torch.tensor(0.8 * x / np.abs(x).max(axis=(1, 2), keepdims=True), dtype=torch.float32)
+
+
+def jitter(n: int, seed: int) -> torch.Tensor:
+    """Unit-variance high-pass noise: scaled first differences of white noise."""
+    w = np.random.default_rng(seed).normal(size=(n, HORIZON + 1, ACTION_DIM))
+    return torch.tensor((w[:, 1:] - w[:, :-1]) / np.sqrt(2.0), dtype=torch.float32)
+
+
+def classify(clean: torch.Tensor, corrupt: torch.Tensor):
+    model, report = train_classifier(clean, corrupt, SCHEDULE, FAST)
+    return p_clean_curves(model, corrupt, SCHEDULE, FAST.n_noise_draws).numpy(), report
+
+
+@pytest.fixture(scope="module")
+def clean() -> torch.Tensor:
+    return smooth_chunks(N, seed=0)
+
+
+@pytest.fixture(scope="module")
+def by_amplitude(clean) -> dict[float, tuple[np.ndarray, dict]]:
+    base = smooth_chunks(N, seed=1)
+    return {a: classify(clean, base + a * jitter(N, seed=2)) for a in (0.05, 0.15, 0.5)}
+
+
+# --- choose_sigma_min on hand-made curves ------------------------------------------------
+
+
+def test_curve_crossing_gives_sigma_just_below_first_admissible_step():
+    curve = np.where(np.arange(100) >= 30, 0.5, 0.1)
+    assert choose_sigma_min(curve, SIGMAS) == (SIGMAS[29], True)
+    # Every step above the threshold: corrupt data is admissible everywhere.
+    assert choose_sigma_min(np.full(100, 0.6), SIGMAS) == (0.0, True)
+    # Exactly at the threshold is not above it.
+    assert choose_sigma_min(np.full(100, 0.45), SIGMAS, tau=0.05) == (SIGMAS[-1], False)
+
+
+def test_curve_never_crossing_returns_largest_sigma_and_flag():
+    curve = np.linspace(0.0, 0.4, 100)
+    assert choose_sigma_min(curve, SIGMAS) == (SIGMAS[-1], False)
+    # Above only below the top: the last step still fails, so nothing is admissible.
+    curve = np.full(100, 0.5)
+    curve[-1] = 0.3
+    assert choose_sigma_min(curve, SIGMAS) == (SIGMAS[-1], False)
+
+
+def test_dip_at_mid_sigma_moves_sigma_min_above_the_dip():
+    curve = np.where(np.arange(100) >= 10, 0.5, 0.1)
+    curve[40:45] = 0.3  # the curve crosses at t = 10 but falls back below
+    sigma_min, crossed = choose_sigma_min(curve, SIGMAS, tau=0.05)
+    assert crossed and sigma_min == SIGMAS[44]
+
+
+def test_moving_average_keeps_shape_and_constants():
+    curves = np.stack([np.full(100, 0.3), np.arange(100.0)])
+    smoothed = moving_average(curves, 5)
+    assert smoothed.shape == curves.shape
+    np.testing.assert_allclose(smoothed[0], 0.3)
+    np.testing.assert_allclose(smoothed[1, 2:-2], curves[1, 2:-2])  # linear stays linear inside
+
+
+def test_annotate_granularities_on_hand_made_curves(caplog):
+    steps = np.arange(100)
+    crossings = np.array([0, 0, 20, 20, 60, 60, 100, 100])  # the last two never cross
+    curves = np.where(steps[None] >= crossings[:, None], 0.6, 0.2)
+
+    per_datapoint, info = annotate_sigma_min(curves, SIGMAS, granularity="datapoint", smoothing=1)
+    expected = np.concatenate([[0.0], SIGMAS])[crossings]
+    np.testing.assert_array_equal(per_datapoint, expected)
+    assert info["n_never_crossed"] == 2
+
+    per_dataset, info = annotate_sigma_min(curves, SIGMAS, granularity="dataset")
+    np.testing.assert_array_equal(per_dataset, np.full(8, SIGMAS[59]))  # the mean is 0.5 from t = 60 on
+    assert info["n_never_crossed"] == 0
+
+    with caplog.at_level(logging.WARNING):
+        per_bucket, info = annotate_sigma_min(curves, SIGMAS, granularity="bucket", n_buckets=4)
+    np.testing.assert_array_equal(per_bucket, expected)  # sorted pairs share a crossing step
+    assert info["bucket_sizes"] == [2, 2, 2, 2] and "never reach" in caplog.text
+
+    with pytest.raises(ValueError, match="granularity"):
+        annotate_sigma_min(curves, SIGMAS, granularity="episode")
+
+
+# --- the trained classifier ------------------------------------------------------------------
+
+
+def test_identical_sets_give_sigma_min_at_the_bottom(clean):
+    curves, report = classify(clean, clean.clone())
+    sigma_min, _ = annotate_sigma_min(curves, SIGMAS, granularity="dataset")
+    assert sigma_min[0] == 0.0
+    assert report["held_out_sigma_min"] == 0.0
+    assert abs(report["accuracy"] - 0.5) < 0.07  # nothing to separate
+
+
+def test_sigma_min_grows_with_jitter_amplitude(by_amplitude):
+    chosen = [choose_sigma_min(curves.mean(axis=0), SIGMAS)[0] for curves, _ in by_amplitude.values()]
+    assert all(lo <= hi for lo, hi in zip(chosen, chosen[1:])), chosen
+    assert chosen[-1] > chosen[0] + 0.3, chosen
+
+
+def test_held_out_accuracy_falls_with_noise(by_amplitude):
+    acc = np.array(by_amplitude[0.5][1]["accuracy_per_t"])
+    assert acc.shape == (SCHEDULE.num_steps,)
+    assert acc[:5].mean() > 0.95  # heavy jitter is obvious at low noise
+    assert abs(acc[-20:].mean() - 0.5) < 0.05  # and invisible at the top
+
+
+def test_per_datapoint_separates_a_mixed_corrupt_set(clean):
+    half = N // 2
+    corrupt = torch.cat([clean[:half], smooth_chunks(half, seed=3) + 0.5 * jitter(half, seed=4)])
+    curves, _ = classify(clean, corrupt)
+    sigma_min, info = annotate_sigma_min(curves, SIGMAS, granularity="datapoint")
+    identical, jittered = np.median(sigma_min[:half]), np.median(sigma_min[half:])
+    assert identical < 0.1 and jittered > identical + 0.3, (identical, jittered)
+    per_bucket, info = annotate_sigma_min(curves, SIGMAS, granularity="bucket", n_buckets=2)
+    assert per_bucket[:half].mean() < per_bucket[half:].mean() - 0.2, info
+
+
+def test_training_is_deterministic_given_the_seed(clean):
+    config = ClassifierConfig(hidden_channels=8, n_blocks=1, steps=20, batch_size=32, n_noise_draws=1)
+    corrupt = clean + 0.3 * jitter(N, seed=5)
+    runs = [train_classifier(clean, corrupt, SCHEDULE, config) for _ in range(2)]
+    for a, b in zip(runs[0][0].parameters(), runs[1][0].parameters()):
+        assert torch.equal(a, b)
+    assert runs[0][1]["accuracy_per_t"] == runs[1][1]["accuracy_per_t"]
+
+
+def test_plot_writes_a_png(tmp_path, by_amplitude):
+    curves, report = by_amplitude[0.5]
+    sigma_min, _ = annotate_sigma_min(curves, SIGMAS, granularity="datapoint")
+    path = plot_p_clean(
+        report["held_out_p_clean_of_clean"], curves, SIGMAS, float(np.median(sigma_min)), sigma_min, tmp_path / "p.png"
+    )
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

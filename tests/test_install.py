@@ -4,7 +4,6 @@ packages), for a regular and an editable install, seen from outside the reposito
 import json
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -45,9 +44,16 @@ def test_regular_install_maps_the_subpackages(tmp_path):
 
 
 def test_editable_install_maps_the_subpackages(tmp_path):
-    prefix = tmp_path / "prefix"
-    pip_install("--prefix", str(prefix), "-e", str(REPO))
-    purelib = sysconfig.get_path("purelib", vars={"base": str(prefix), "platbase": str(prefix)})
-    origins = probe(Path(purelib), tmp_path)
+    # Build the PEP 660 editable wheel pip would install and unpack it into a fresh site
+    # dir (installing it with pip would replace the test environment's own install).
+    import zipfile
+
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-c", "import sys, setuptools.build_meta as b; b.build_editable(sys.argv[1])",
+                    str(wheels)], cwd=REPO, check=True, capture_output=True)
+    (wheel,) = wheels.glob("*.whl")
+    site_dir = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site_dir)
+    origins = probe(site_dir, tmp_path)
     assert origins["ambient_bench.envs"] == str(REPO / "envs" / "__init__.py")
     assert origins["ambient_bench.baselines"] == str(REPO / "baselines" / "__init__.py")

@@ -48,7 +48,7 @@ def annotate_pair(clean: Dataset, corrupt: Dataset, horizon: int, num_steps: int
                   figure_dir: Path, key: str) -> dict[str, Any]:
     """Train the classifier and write all three granularities onto ``corrupt``."""
     normalizer = Normalizer.fit([clean.obs, corrupt.obs], [clean.action, corrupt.action])
-    stride = max(1, horizon // 2)
+    stride = horizon  # non-overlapping windows: every step belongs to exactly one datapoint
     clean_start, clean_chunks = chunk_windows(clean, horizon, stride)
     corrupt_start, corrupt_chunks = chunk_windows(corrupt, horizon, stride)
     to_tensor = lambda a: torch.from_numpy(normalizer.normalize_action(a))  # noqa: E731

@@ -75,9 +75,34 @@ def table_markdown(runner: "Runner", summary: pd.DataFrame) -> str:
         theirs = [_paper_value(paper.get(m), m in percent) for m in metrics]
         lines.append("| " + " | ".join([entry, rows.params.iloc[0], str(rows.seed.nunique()),
                                         str(int(rows.n_trials.sum()))] + ours + theirs) + " |")
+    lines += classifier_lines(runner, summary)
     if suite.paper_note:
         lines += ["", suite.paper_note]
     return "\n".join(lines) + "\n"
+
+
+def classifier_lines(runner: "Runner", summary: pd.DataFrame) -> list[str]:
+    """The classifier's sigma_min beside the sigma_min that the ambient sweep selected."""
+    reports = sorted((runner.root / "annotate").glob("classifier-*.json"))
+    if not reports:
+        return []
+    lines = ["", "## sigma_min: classifier vs sweep", ""]
+    for path in reports:
+        info = json.loads(path.read_text())
+        g = info["granularities"]
+        lines.append(
+            f"- classifier on `{path.stem.removeprefix('classifier-')}` (held-out accuracy "
+            f"{info['accuracy']:.3f}): per dataset {g['dataset']['sigma_min_mean']:.3f}; per bucket mean "
+            f"{g['bucket']['sigma_min_mean']:.3f}; per datapoint median {g['datapoint']['sigma_min_median']:.3f} "
+            f"({g['datapoint']['n_never_crossed']} samples never crossed)"
+        )
+    for entry in runner.entries:
+        if runner.baseline_name(entry) != "ambient":
+            continue
+        picked = summary[(summary.baseline == entry) & summary.selected & (summary.split == "test")]
+        if not picked.empty:
+            lines.append(f"- `{entry}` sweep, selected on validation trials: {picked.params.iloc[0]}")
+    return lines
 
 
 def _paper_value(value: Any, percent: bool) -> str:

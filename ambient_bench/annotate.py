@@ -18,7 +18,9 @@ import numpy as np
 import torch
 
 from .baselines.ambient_classifier import GRANULARITIES, annotation_name
-from .classifier import ClassifierConfig, annotate_sigma_min, p_clean_curves, plot_p_clean, train_classifier
+from .classifier import (
+    ClassifierConfig, annotate_sigma_min, intra_op_threads, p_clean_curves, plot_p_clean, train_classifier,
+)
 from .config import config_hash, from_dict, to_dict
 from .data import Dataset, atomic_write_json, load_dataset, write_annotation
 from .diffusion import NoiseSchedule
@@ -57,8 +59,9 @@ def annotate_pair(clean: Dataset, corrupt: Dataset, horizon: int, num_steps: int
         to_tensor(clean_chunks), to_tensor(corrupt_chunks), schedule, config,
         clean_groups=clean.step_episode[clean_start], corrupt_groups=corrupt.step_episode[corrupt_start],
     )
-    curves_corrupt = p_clean_curves(model, to_tensor(corrupt_chunks), schedule, config.n_noise_draws).numpy()
-    curves_clean = p_clean_curves(model, to_tensor(clean_chunks), schedule, config.n_noise_draws).numpy()
+    with intra_op_threads(config.num_threads):
+        curves_corrupt = p_clean_curves(model, to_tensor(corrupt_chunks), schedule, config.n_noise_draws).numpy()
+        curves_clean = p_clean_curves(model, to_tensor(clean_chunks), schedule, config.n_noise_draws).numpy()
     sigmas = schedule.sigmas.numpy()
     # Each step takes the value of the latest computed window at or before it.
     window_of_step = np.searchsorted(corrupt_start, np.arange(len(corrupt.obs)), side="right") - 1

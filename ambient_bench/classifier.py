@@ -1,6 +1,6 @@
 """Choosing sigma_min with a noise-conditioned classifier (PAPER.md section 2).
 
-A small network c(x_sigma, t) -> P(clean) learns to tell noised clean action chunks from
+A small network c(x_sigma, sigma) -> P(clean) learns to tell noised clean action chunks from
 noised corrupt ones at every level of the schedule. Noise contracts distributions, so
 at high sigma it can no longer separate them (P(clean) -> 0.5 on corrupt data): from
 there on corrupt data is safe. The paper's rule is
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,8 +34,9 @@ GRANULARITIES = ("dataset", "datapoint", "bucket")
 
 @dataclass
 class ClassifierConfig:
-    """Network size, training, and annotation knobs. The defaults train in about 30 s on
-    2 CPU cores (1500 steps of 256 chunks, ~38k parameters)."""
+    """Network size, training, and annotation knobs. The defaults (~38k parameters, 1500
+    steps of 256 chunks) train in about 30 s on one CPU thread, plus ~15 s for the
+    held-out report (500 samples per class x 100 steps x 4 draws)."""
 
     hidden_channels: int = 32
     n_blocks: int = 3
@@ -47,9 +49,12 @@ class ClassifierConfig:
     held_out_fraction: float = 0.2  # per class
     max_held_out_eval: int = 500  # held-out samples per class scored for the report
     seed: int = 0
+    # The net is tiny: one intra-op thread is nearly as fast as two on an idle 2-core machine,
+    # and 2 threads on a busy one ran 10-40x slower (measured). 0 keeps torch's setting.
+    num_threads: int = 1
     n_noise_draws: int = 4  # noise draws per (sample, step) when computing curves
     tau: float = 0.05
-    smoothing: int = 5  # moving-average window along sigma for per-datapoint curves
+    smoothing: int = 7  # moving-average window (grid steps) along sigma for per-datapoint curves
     n_buckets: int = 8
 
 
@@ -101,7 +106,11 @@ class NoiseClassifier(nn.Module):
             FiLMConvBlock(c_in, c_out, noise_embed_dim, kernel_size)
             for c_in, c_out in zip(channels[:-1], channels[1:])
         )
-        self.head = nn.Sequential(nn.Linear(2 * hidden_channels + noise_embed_dim, hidden_channels), nn.Mish(), nn.Linear(hidden_channels, 1))
+        self.head = nn.Sequential(
+            nn.Linear(2 * hidden_channels + noise_embed_dim, hidden_channels),
+            nn.Mish(),
+            nn.Linear(hidden_channels, 1),
+        )
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """x: (B, horizon, action_dim) noisy chunks; sigma: (B,) noise levels -> (B,) logits of 'clean'."""
@@ -118,7 +127,21 @@ class NoiseClassifier(nn.Module):
 # --------------------------------------------------------------------------------------
 
 
-def _split(n: int, fraction: float, rng: np.random.Generator, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+@contextmanager
+def intra_op_threads(n: int):
+    """Run a block with ``n`` torch intra-op threads (0: unchanged), then restore the setting."""
+    previous = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _split(
+    n: int, fraction: float, rng: np.random.Generator, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     """(train, held-out) sample indices. With ``groups`` (e.g. episode ids) whole groups are
     held out, so overlapping chunks of one episode never sit on both sides."""
     if fraction <= 0.0 or n < 2:
@@ -151,19 +174,60 @@ def train_classifier(
     and timing. Deterministic given the seed (on CPU).
     """
     if clean.dim() != 3 or corrupt.shape[1:] != clean.shape[1:]:
-        raise ValueError(f"clean and corrupt must be (n, horizon, action_dim) alike, got {tuple(clean.shape)} and {tuple(corrupt.shape)}")
+        raise ValueError(
+            "clean and corrupt must both be (n, horizon, action_dim), "
+            f"got {tuple(clean.shape)} and {tuple(corrupt.shape)}"
+        )
     config = config or ClassifierConfig()
     start_s = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     clean_train, clean_held = _split(len(clean), config.held_out_fraction, rng, clean_groups)
     corrupt_train, corrupt_held = _split(len(corrupt), config.held_out_fraction, rng, corrupt_groups)
     train_x = [clean[clean_train].float(), corrupt[corrupt_train].float()]
+    log.info(
+        "training the sigma_min classifier on %d clean / %d corrupt chunks (%d / %d held out), %d steps",
+        len(clean_train), len(corrupt_train), len(clean_held), len(corrupt_held), config.steps,
+    )
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = NoiseClassifier(
-            clean.shape[-1], config.hidden_channels, config.n_blocks, config.kernel_size, config.noise_embed_dim
+            clean.shape[-1], config.hidden_channels, config.n_blocks, config.kernel_size,
+            config.noise_embed_dim,
         )
+    with intra_op_threads(config.num_threads):
+        running_loss = _fit(model, train_x, schedule, config)
+        train_s = time.perf_counter() - start_s
+        held_out = {}
+        if len(clean_held) and len(corrupt_held):
+            clean_eval = rng.permutation(clean_held)[: config.max_held_out_eval]
+            corrupt_eval = rng.permutation(corrupt_held)[: config.max_held_out_eval]
+            held_out = held_out_report(model, clean[clean_eval], corrupt[corrupt_eval], schedule, config)
+    report = {
+        "config": asdict(config),
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "n_train": [len(clean_train), len(corrupt_train)],
+        "n_held_out": [len(clean_held), len(corrupt_held)],
+        "train_loss": running_loss,
+        "train_s": train_s,
+        "sigmas": schedule.sigmas.tolist(),
+        **held_out,
+    }
+    if held_out:
+        acc = held_out["accuracy_per_t"]
+        log.info(
+            "classifier: %d params, trained in %.1f s; held-out accuracy %.3f (t=0: %.3f, t=T/2: %.3f, "
+            "t=T-1: %.3f); held-out per-dataset sigma_min %.3f",
+            report["n_params"], train_s, held_out["accuracy"], acc[0], acc[len(acc) // 2], acc[-1],
+            held_out["held_out_sigma_min"],
+        )
+    return model, report
+
+
+def _fit(
+    model: NoiseClassifier, train_x: list[torch.Tensor], schedule: NoiseSchedule, config: ClassifierConfig
+) -> float:
+    """The training loop; returns the final running BCE loss. train_x = [clean, corrupt]."""
     gen = torch.Generator().manual_seed(config.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     lr_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.steps)
@@ -187,39 +251,21 @@ def train_classifier(
         if step % 100 == 0:
             bar.set_postfix(loss=f"{running_loss:.3f}")
     model.eval()
-    train_s = time.perf_counter() - start_s
-
-    report = {
-        "config": asdict(config),
-        "n_params": sum(p.numel() for p in model.parameters()),
-        "n_train": [len(clean_train), len(corrupt_train)],
-        "n_held_out": [len(clean_held), len(corrupt_held)],
-        "train_loss": running_loss,
-        "train_s": train_s,
-        "sigmas": schedule.sigmas.tolist(),
-    }
-    if len(clean_held) and len(corrupt_held):
-        clean_eval = rng.permutation(clean_held)[: config.max_held_out_eval]
-        corrupt_eval = rng.permutation(corrupt_held)[: config.max_held_out_eval]
-        report.update(held_out_report(model, clean[clean_eval], corrupt[corrupt_eval], schedule, config))
-        acc = report["accuracy_per_t"]
-        log.info(
-            "classifier: %d params, trained in %.1f s; held-out accuracy %.3f (t=0: %.3f, t=T/2: %.3f, "
-            "t=T-1: %.3f); held-out per-dataset sigma_min %.3f",
-            report["n_params"], train_s, report["accuracy"], acc[0], acc[len(acc) // 2], acc[-1],
-            report["held_out_sigma_min"],
-        )
-    return model, report
+    return running_loss
 
 
 def held_out_report(
-    model: NoiseClassifier, clean: torch.Tensor, corrupt: torch.Tensor, schedule: NoiseSchedule, config: ClassifierConfig
+    model: NoiseClassifier,
+    clean: torch.Tensor,
+    corrupt: torch.Tensor,
+    schedule: NoiseSchedule,
+    config: ClassifierConfig,
 ) -> dict:
     """Balanced accuracy per step, acc_t = (P[c > 0.5 | clean] + P[c < 0.5 | corrupt]) / 2,
     over samples and noise draws, the mean P(clean) curve of each class, and the
     per-dataset sigma_min of the held-out corrupt curve."""
-    p_clean = _p_clean_draws(model, clean, schedule, config.n_noise_draws, seed=config.seed + 1)
-    p_corrupt = _p_clean_draws(model, corrupt, schedule, config.n_noise_draws, seed=config.seed + 2)
+    p_clean = _p_clean_draws(model, clean, schedule, config.n_noise_draws, seed=config.seed)
+    p_corrupt = _p_clean_draws(model, corrupt, schedule, config.n_noise_draws, seed=config.seed)
     acc_t = 0.5 * ((p_clean > 0.5).double().mean(dim=(0, 2)) + (p_corrupt < 0.5).double().mean(dim=(0, 2)))
     corrupt_curve = p_corrupt.mean(dim=(0, 2))
     sigma_min, crossed = choose_sigma_min(corrupt_curve, schedule.sigmas, config.tau)
@@ -240,30 +286,43 @@ def held_out_report(
 
 @torch.no_grad()
 def _p_clean_draws(
-    model: NoiseClassifier, chunks: torch.Tensor, schedule: NoiseSchedule, n_draws: int, seed: int = 0, max_batch: int = 8192
+    model: NoiseClassifier,
+    chunks: torch.Tensor,
+    schedule: NoiseSchedule,
+    n_draws: int,
+    seed: int = 0,
+    max_batch: int = 8192,
 ) -> torch.Tensor:
-    """P(clean) per (sample, step, draw): (n, T, n_draws). Each sample's draws reuse the
-    same noise at every step (common random numbers), so its curve is smooth in sigma."""
+    """P(clean) per (sample, step, draw): (n, T, n_draws), with independent noise for every
+    entry, so that smoothing a curve along sigma also averages over more noise draws.
+    Deterministic given seed and max_batch."""
     model.eval()
     T = schedule.num_steps
+    shape = chunks.shape[1:]
     gen = torch.Generator().manual_seed(seed)
     per_forward = max(1, max_batch // (T * n_draws))
+    t = torch.arange(T).view(1, T, 1)
     out = []
     for chunk in torch.split(chunks.float(), per_forward):
         b = len(chunk)
-        noise = torch.randn((b, 1, n_draws, *chunk.shape[1:]), generator=gen).expand(b, T, n_draws, *chunk.shape[1:])
-        t = torch.arange(T).view(1, T, 1).expand(b, T, n_draws).reshape(-1)
-        x0 = chunk[:, None, None].expand_as(noise).reshape(-1, *chunk.shape[1:])
-        x_t = schedule.add_noise(x0, noise.reshape(x0.shape), t)
-        out.append(torch.sigmoid(model(x_t, schedule.sigmas[t])).view(b, T, n_draws))
+        x0 = chunk[:, None, None].expand(b, T, n_draws, *shape).reshape(-1, *shape)
+        t_flat = t.expand(b, T, n_draws).reshape(-1)
+        x_t = schedule.add_noise(x0, torch.randn(x0.shape, generator=gen), t_flat)
+        out.append(torch.sigmoid(model(x_t, schedule.sigmas[t_flat])).view(b, T, n_draws))
     return torch.cat(out) if out else torch.empty(0, T, n_draws)
 
 
 def p_clean_curves(
-    model: NoiseClassifier, chunks: torch.Tensor, schedule: NoiseSchedule, n_draws: int = 4, seed: int = 0, max_batch: int = 8192
+    model: NoiseClassifier,
+    chunks: torch.Tensor,
+    schedule: NoiseSchedule,
+    n_draws: int = 4,
+    seed: int = 0,
+    max_batch: int = 8192,
 ) -> torch.Tensor:
     """(n, T): P(clean) of each chunk at every grid step, averaged over ``n_draws`` noise draws.
-    Cost: n * T * n_draws forward passes, ``max_batch`` chunks per pass."""
+    Cost: n * T * n_draws forward passes, ``max_batch`` chunks per pass (about 25k chunks/s
+    per core for the default net; wrap in ``intra_op_threads`` on a busy machine)."""
     return _p_clean_draws(model, chunks, schedule, n_draws, seed, max_batch).mean(dim=-1)
 
 
@@ -322,7 +381,7 @@ def annotate_sigma_min(
     tau: float = 0.05,
     granularity: str = "dataset",
     n_buckets: int = 8,
-    smoothing: int = 5,
+    smoothing: int = 7,
 ) -> tuple[np.ndarray, dict]:
     """sigma_min for each of M corrupt samples from their P(clean) curves (M, T).
 
@@ -363,8 +422,8 @@ def annotate_sigma_min(
     if n_never:
         log.warning(
             "%d of %d corrupt samples never reach mean P(clean) > %.2f (granularity %s): they get the "
-            "largest sigma_min %.3f and are effectively unused; the classifier separates them at every "
-            "noise level", n_never, M, threshold, granularity, sigmas[-1],
+            "largest sigma_min %.3f and are never used. If the curves hover near the threshold at high "
+            "sigma, raise n_noise_draws or smoothing", n_never, M, threshold, granularity, sigmas[-1],
         )
     return sigma_min, info
 
@@ -386,16 +445,14 @@ def plot_p_clean(
     """Mean P(clean) vs sigma for clean and corrupt data (10-90 % band across corrupt samples
     when per-sample curves are given), the threshold 0.5 - tau and the chosen sigma_min;
     with per-sample sigma_min, a second panel holds their histogram."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
     sigmas = np.asarray(sigmas, dtype=np.float64)
     clean = np.asarray(curves_clean, dtype=np.float64)
     corrupt = np.asarray(curves_corrupt, dtype=np.float64)
     n_panels = 1 if per_sample_sigma_min is None else 2
-    fig, axes = plt.subplots(1, n_panels, figsize=(5.5 * n_panels, 4), squeeze=False)
+    fig = Figure(figsize=(5.5 * n_panels, 4))
+    axes = fig.subplots(1, n_panels, squeeze=False)
     ax = axes[0, 0]
     ax.plot(sigmas, clean.mean(axis=0) if clean.ndim == 2 else clean, label="clean", color="tab:blue")
     ax.plot(sigmas, corrupt.mean(axis=0) if corrupt.ndim == 2 else corrupt, label="corrupt", color="tab:red")
@@ -405,7 +462,7 @@ def plot_p_clean(
     ax.axhline(0.5 - tau, color="gray", ls="--", lw=1, label=f"0.5 - tau = {0.5 - tau:.2f}")
     # sigma_min = 0 cannot sit on a log axis: mark it at the bottom of the grid.
     ax.axvline(max(sigma_min, sigmas[0]), color="black", ls=":", label=f"sigma_min = {sigma_min:.3f}")
-    ax.set(xscale="log", xlabel="sigma", ylabel="P(clean)", ylim=(0, 1), title="classifier P(clean) vs noise level")
+    ax.set(xscale="log", xlabel="sigma", ylabel="P(clean)", ylim=(0, 1), title="classifier P(clean) vs sigma")
     ax.legend(fontsize=8)
     if per_sample_sigma_min is not None:
         ax = axes[0, 1]
@@ -415,5 +472,4 @@ def plot_p_clean(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

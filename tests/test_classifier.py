@@ -131,7 +131,7 @@ def test_identical_sets_give_sigma_min_at_the_bottom(clean):
     sigma_min, _ = annotate_sigma_min(curves, SIGMAS, granularity="dataset")
     assert sigma_min[0] == 0.0
     assert report["held_out_sigma_min"] == 0.0
-    assert abs(report["accuracy"] - 0.5) < 0.07  # nothing to separate
+    assert report["accuracy"] < 0.55  # nothing to separate
 
 
 def test_sigma_min_grows_with_jitter_amplitude(by_amplitude):
@@ -158,19 +158,32 @@ def test_per_datapoint_separates_a_mixed_corrupt_set(clean):
     assert per_bucket[:half].mean() < per_bucket[half:].mean() - 0.2, info
 
 
+TINY = ClassifierConfig(hidden_channels=8, n_blocks=1, steps=20, batch_size=32, n_noise_draws=1)
+
+
 def test_training_is_deterministic_given_the_seed(clean):
-    config = ClassifierConfig(hidden_channels=8, n_blocks=1, steps=20, batch_size=32, n_noise_draws=1)
     corrupt = clean + 0.3 * jitter(N, seed=5)
-    runs = [train_classifier(clean, corrupt, SCHEDULE, config) for _ in range(2)]
+    threads = torch.get_num_threads()
+    runs = [train_classifier(clean, corrupt, SCHEDULE, TINY) for _ in range(2)]
     for a, b in zip(runs[0][0].parameters(), runs[1][0].parameters()):
         assert torch.equal(a, b)
     assert runs[0][1]["accuracy_per_t"] == runs[1][1]["accuracy_per_t"]
+    assert torch.get_num_threads() == threads  # the thread setting is restored
+
+
+def test_held_out_split_keeps_groups_whole(clean):
+    groups = np.arange(N) // 8  # e.g. 8 overlapping chunks per episode
+    _, report = train_classifier(clean, clean, SCHEDULE, TINY, clean_groups=groups, corrupt_groups=groups)
+    n_clean_held, n_corrupt_held = report["n_held_out"]
+    assert n_clean_held % 8 == 0 and n_corrupt_held % 8 == 0
+    assert n_clean_held >= TINY.held_out_fraction * N
+    assert sum(report["n_train"]) + sum(report["n_held_out"]) == 2 * N
 
 
 def test_plot_writes_a_png(tmp_path, by_amplitude):
     curves, report = by_amplitude[0.5]
     sigma_min, _ = annotate_sigma_min(curves, SIGMAS, granularity="datapoint")
-    path = plot_p_clean(
-        report["held_out_p_clean_of_clean"], curves, SIGMAS, float(np.median(sigma_min)), sigma_min, tmp_path / "p.png"
-    )
+    clean_curve = report["held_out_p_clean_of_clean"]
+    median = float(np.median(sigma_min))
+    path = plot_p_clean(clean_curve, curves, SIGMAS, median, sigma_min, tmp_path / "p.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

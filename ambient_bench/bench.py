@@ -10,7 +10,6 @@ Targets live here, not in timed unit tests.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
 import sys

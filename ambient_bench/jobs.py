@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .baseline import make_baseline
-from .config import EvalConfig, PolicyConfig, TrainConfig, from_dict
+from .config import EvalConfig, PolicyConfig, TrainConfig, config_hash, from_dict
 from .data import (
     Dataset, atomic_write_json, finalize_dataset, is_complete, load_dataset, write_shard,
 )
@@ -186,9 +186,15 @@ class EvalJob:
     def path(self) -> Path:
         return self.run_dir / f"eval-{self.split}.json"
 
+    @property
+    def key(self) -> str:
+        """What the evaluation depends on besides the checkpoint: seeds, task, evaluator settings."""
+        return config_hash({"seeds": self.seeds, "task": self.task, "task_params": self.task_params,
+                            "eval": self.eval})
 
-def read_eval(path: Path, n_trials: int) -> dict[str, Any] | None:
-    """An evaluation file if it is complete and has the expected trial count, else None."""
+
+def read_eval(path: Path, key: str, n_trials: int) -> dict[str, Any] | None:
+    """An evaluation file if it is complete and made with the same settings, else None."""
     if not path.exists():
         return None
     try:
@@ -199,18 +205,21 @@ def read_eval(path: Path, n_trials: int) -> dict[str, Any] | None:
     if len(result.get("records", [])) != n_trials or "aggregate" not in result:
         log.warning("recomputing %s: incomplete", path)
         return None
+    if result.get("key") != key:
+        log.warning("recomputing %s: evaluation settings changed", path)
+        return None
     return result
 
 
 def run_eval(job: EvalJob) -> dict[str, Any]:
-    cached = read_eval(job.path, len(job.seeds))
+    cached = read_eval(job.path, job.key, len(job.seeds))
     if cached is not None:
         return cached
     policy = policy_from_checkpoint(load_checkpoint(job.run_dir / "checkpoint.pt"))
     task = TASKS.get(job.task)(**job.task_params)
     result = evaluate(policy, task, np.asarray(job.seeds), from_dict(EvalConfig, job.eval),
                       sampler_seed=0, progress=job.progress)
-    result.update(split=job.split, n_trials=len(job.seeds))
+    result.update(split=job.split, n_trials=len(job.seeds), key=job.key)
     atomic_write_json(job.path, result)
     return result
 

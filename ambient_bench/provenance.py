@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 from datetime import datetime, timezone
@@ -15,8 +16,10 @@ from .data import package_versions
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.lru_cache(maxsize=1)
 def git_state() -> dict[str, Any]:
-    """Commit and dirty flag of the checkout the code runs from ('unknown' outside git)."""
+    """Commit and dirty flag of the checkout the code runs from ('unknown' outside git), read
+    once per process: a long run reports the code it loaded, even if the checkout moves on."""
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True,

@@ -19,6 +19,7 @@ import numpy as np
 from .baseline import make_baseline
 from .config import ConfigError, SuiteConfig, config_hash, deep_merge, from_dict, to_dict
 from .jobs import EvalJob, ShardJob, TrainJob, finalize, make_executor, run_eval, run_shard, run_train
+from .provenance import git_state
 from .registry import BASELINES
 from .seeds import split_seeds
 
@@ -56,6 +57,7 @@ class Runner:
                 raise ConfigError(f"unknown baseline {name!r} for suite {suite.name}; "
                                   f"valid: {', '.join(suite.baselines)}")
         self._validate_entries()
+        git_state()  # pin the code version this process reports, before any job runs
 
     # ----------------------------------------------------------------------------- plan
     def entry_suite(self, entry: str) -> SuiteConfig:

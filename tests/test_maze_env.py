@@ -101,7 +101,7 @@ def test_start_goal_sampler_respects_separation_and_clearance():
 def test_env_collision_and_success():
     env = gymnasium.make("ambient_bench/Maze2D-v0").unwrapped
     obs, _ = env.reset(seed=5)
-    start, goal = obs[6:8], obs[8:10]
+    goal = obs[8:10]
     _, reward, terminated, truncated, info = env.step(np.array([-1.0, -1.0], dtype=np.float32))
     assert terminated and not truncated and info["collision"] and reward == 0.0
 

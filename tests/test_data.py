@@ -74,3 +74,19 @@ def test_annotation_round_trip_per_episode_and_per_step(tmp_path):
     assert np.all(again.annotation("per_step", "sigma_min") == 0.3)
     with pytest.raises(DatasetError, match=r"\[0, 1\]"):
         write_annotation(ds, "bad", {"sigma_min": np.full(6, 1.5)}, {})
+
+
+def test_atomic_writes_leave_no_temp_files_and_readable_modes(tmp_path):
+    import os
+    import stat
+
+    from ambient_bench.data import atomic_write_json
+
+    target = tmp_path / "out" / "result.json"
+    atomic_write_json(target, {"a": 1})
+    atomic_write_json(target, {"a": 2})
+    assert json.loads(target.read_text()) == {"a": 2}
+    assert [p.name for p in target.parent.iterdir()] == ["result.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask

@@ -180,11 +180,22 @@ def write_report(runner: "Runner", validation, test, chosen) -> None:
     plot_pareto(runner, summary, root / "pareto.png")
     plot_rollouts(runner, chosen, root / "rollouts.png")
     plot_datasets(runner, root / "datasets.png")
+    render_scene(runner, root / "scene.png")
     atomic_write_json(root / "config.json", to_dict(runner.suite))
     datasets = {p.name: dataset_sha256(json.loads((p / "meta.json").read_text()))
                 for p in sorted((root / "data").glob("*")) if (p / "meta.json").exists()}
     atomic_write_json(root / "provenance.json", provenance(datasets))
     log.info("report written to %s", root)
+
+
+def render_scene(runner: "Runner", path: Path) -> None:
+    """A rendered frame of the first test episode, if the task can render (needs GL)."""
+    from .registry import TASKS
+    from .seeds import split_seeds
+
+    task = TASKS.get(runner.suite.task)(**runner.suite.task_params)
+    if hasattr(task, "render_scene"):
+        task.render_scene(path, int(split_seeds("test", 1)[0]))
 
 
 def plot_datasets(runner: "Runner", path: Path) -> None:

@@ -406,6 +406,10 @@ class BinSortTask:
         self._done = np.zeros(0, dtype=bool)
         self._records: list[dict[str, Any]] = []
 
+    def render_scene(self, path: str | Path, seed: int) -> bool:
+        """A rendered first frame of episode ``seed`` for the report (False if no GL)."""
+        return render_frame(path, seed, self.n_blocks)
+
     def reset(self, seeds: np.ndarray) -> np.ndarray:
         self._seeds = np.asarray(seeds, dtype=np.int64)
         while len(self._sims) < len(self._seeds):

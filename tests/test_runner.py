@@ -104,3 +104,17 @@ def test_cli_bad_input_exits_2_with_valid_names(args, message, tmp_path):
     assert proc.returncode == 2
     assert message in proc.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_binsort_smoke_through_the_same_runner(tmp_path):
+    """The second suite through the same CLI path, including a task-conditioned entry
+    (suite_overrides change the datasets and the task) and the logic/motion metrics."""
+    suite = load_suite("binsort", "smoke")
+    runner = Runner(suite, "smoke", tmp_path, entries=["clean_only", "locality_task_conditioned"], progress=False)
+    runner.run()
+    summary = pd.read_csv(runner.root / "summary.csv")
+    assert set(summary.baseline) == {"clean_only", "locality_task_conditioned"}
+    assert {"logic_rate", "motion_rate", "success_rate"} <= set(summary.columns)
+    datasets = sorted(p.name.split("-")[0] for p in (runner.root / "data").iterdir())
+    assert datasets == ["clean", "clean", "corrupt", "corrupt"]  # plain and task-conditioned variants
+    assert (runner.root / "pareto.png").exists() and (runner.root / "table.md").exists()

@@ -66,8 +66,10 @@ def load_builtins() -> None:
     _loaded = True
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
-    for ep in entry_points(group="ambient_bench.baselines"):
-        ep.load()
+    for registry in (BASELINES, GENERATORS, TASKS):
+        if registry.entry_point_group:
+            for ep in entry_points(group=registry.entry_point_group):
+                ep.load()
 
 
 BASELINES: Registry = Registry("baseline", "ambient_bench.baselines")

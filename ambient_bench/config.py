@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -277,6 +278,19 @@ def deep_merge(base: dict, update: dict) -> dict:
     return out
 
 
+class _YamlLoader(yaml.SafeLoader):
+    """Safe YAML that also reads ``1e-3`` as a float (YAML 1.1 wants a dot: ``1.0e-3``)."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"), list("-+0123456789.")
+)
+
+
+def read_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``a.b=c`` -> (['a', 'b'], c) with c parsed as YAML (numbers, lists, booleans)."""
     if "=" not in text:
@@ -285,7 +299,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     parts = key.strip().split(".")
     if not all(parts):
         raise ConfigError(f"override {text!r} has an empty key part")
-    return parts, yaml.safe_load(raw)
+    return parts, read_yaml(raw)
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
@@ -312,7 +326,7 @@ def load_suite(name_or_path: str, preset: str = "smoke", overrides: list[str] | 
             raise ConfigError(f"unknown suite {name_or_path!r}; valid suites: {', '.join(suite_names())}")
     elif not path.exists():
         raise ConfigError(f"suite file {path} does not exist")
-    raw = yaml.safe_load(path.read_text())
+    raw = read_yaml(path.read_text())
     presets = raw.pop("presets", {}) or {}
     if preset not in presets:
         raise ConfigError(f"unknown preset {preset!r} for suite {raw.get('name')}; valid presets: {', '.join(presets)}")

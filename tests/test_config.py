@@ -53,3 +53,9 @@ def test_unknown_suite_and_preset_list_the_valid_names():
 def test_overrides_parse_yaml_values():
     suite = load_suite("maze", "smoke", ["train.lr=0.001", "policy.down_dims=[8, 16]", "eval.sampler=ddpm"])
     assert suite.train.lr == 0.001 and suite.policy.down_dims == [8, 16] and suite.eval.sampler == "ddpm"
+
+
+def test_exponent_floats_without_a_dot_are_numbers():
+    """YAML 1.1 would read 1e-3 as a string and the strict check would reject a valid lr."""
+    suite = load_suite("maze", "smoke", ["train.lr=1e-3", "train.weight_decay=2E-6"])
+    assert suite.train.lr == 0.001 and suite.train.weight_decay == 2e-6

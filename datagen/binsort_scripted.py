@@ -74,13 +74,14 @@ def bin_slots(bin_code: int, n_slots: int) -> np.ndarray:
 
 
 def pick_and_place_script(sim: BinSortSim, style: MotionStyle, rule: str) -> Iterator[np.ndarray]:
-    """Yields the demonstrator's actions (target xyz, gripper command) one control step at a time.
+    """Yields the demonstrator's actions (target xyz, gripper command) for ``sim``'s one episode,
+    one control step at a time.
 
     The target moves at ``style.speed_m_s`` (below the env's hand speed limit, so the
     hand follows the action exactly) through: above block, down, close, up, above its
     slot, down, open, up; then a few settling steps.
     """
-    target = sim.observation()[:3].astype(float)
+    target = sim.observation()[0, :3].astype(float)
     step_m = style.speed_m_s * CONTROL_DT_S
 
     def move_to(goal, grip: float) -> Iterator[np.ndarray]:
@@ -97,12 +98,12 @@ def pick_and_place_script(sim: BinSortSim, style: MotionStyle, rule: str) -> Ite
         for _ in range(n_steps):
             yield np.append(target, grip)
 
-    goals = intended_bins(sim.colours, rule)
+    goals = intended_bins(sim.colours[0], rule)
     slots = {code: iter(bin_slots(code, sim.n_blocks)) for code in (LEFT_BIN, RIGHT_BIN)}
     travel, grasp = style.travel_height_m, style.grasp_height_m
     release = grasp + RELEASE_DROP_M
     for i in style.order:
-        bx, by = sim.observation()[4 + 4 * i : 6 + 4 * i]
+        bx, by = sim.observation()[0, 4 + 4 * i : 6 + 4 * i]
         sx, sy = next(slots[goals[i]])
         yield from move_to((bx, by, travel), OPEN)
         yield from move_to((bx, by, grasp), OPEN)
@@ -118,15 +119,16 @@ def pick_and_place_script(sim: BinSortSim, style: MotionStyle, rule: str) -> Ite
 def scripted_episode(seed: int, rule: str, n_blocks: int = 4, task_conditioning: bool = False,
                      vary_motion: bool = True) -> Episode | None:
     """The demo for ``seed`` (a pure function of it), or None if a block missed its bin."""
-    sim = BinSortSim(n_blocks, rule, task_conditioning)
-    obs = sim.reset(seed)
+    sim = BinSortSim(1, n_blocks, rule, task_conditioning)
+    obs = sim.reset([seed])[0]
     style = sample_style(np.random.default_rng([seed, 1]), n_blocks, vary_motion)
     observations, actions = [], []
-    for action in pick_and_place_script(sim, style, rule):
+    for target in pick_and_place_script(sim, style, rule):
+        action = target.astype(np.float32)  # step with exactly what the dataset stores
         observations.append(obs)
         actions.append(action)
-        obs = sim.step(action)
-    if len(actions) > default_max_steps(n_blocks) or not (sim.bins() == intended_bins(sim.colours, rule)).all():
+        obs = sim.step(action)[0]
+    if len(actions) > default_max_steps(n_blocks) or not (sim.bins()[0] == intended_bins(sim.colours[0], rule)).all():
         return None
     return Episode(np.array(observations), np.array(actions), seed)
 

@@ -100,6 +100,10 @@ def scene_xml(n_blocks: int) -> str:
     )
     walls = "\n".join(_bin_walls("left", BIN_CENTRE_Y_M) + _bin_walls("right", -BIN_CENTRE_Y_M))
     home = " ".join(f"{v:.3f}" for v in HAND_HOME_M)
+    # one sensor per block: does any hand geom touch it (so "held" comes out of a rollout)
+    touch_sensors = "".join(
+        f'<contact name="touch{i}" body1="block{i}" subtree2="hand" data="found" num="1"/>' for i in range(n_blocks)
+    )
     finger = 'type="box" size="0.015 0.005 0.0225" pos="0 {y} 0.0025" friction="1.5 0.01 0.001" rgba="0.3 0.3 0.3 1"'
     return f"""
 <mujoco model="binsort">
@@ -134,6 +138,7 @@ def scene_xml(n_blocks: int) -> str:
   <actuator>
     <position name="grip" joint="finger_l" kp="300" ctrlrange="0 {FINGER_OPEN_M}" forcerange="-8 8"/>
   </actuator>
+  <sensor>{touch_sensors}</sensor>
 </mujoco>"""
 
 
@@ -166,20 +171,20 @@ def sample_blocks(rng: np.random.Generator, n_blocks: int) -> tuple[np.ndarray, 
 
 
 def block_bins(positions_m: np.ndarray, speeds_m_s: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """Bin code per block (LEFT_BIN, RIGHT_BIN or NO_BIN).
+    """Bin code per block (LEFT_BIN, RIGHT_BIN or NO_BIN); any leading shape, positions (..., 3).
 
     in bin b  ⇔  |x| ≤ inner_half_x  ∧  |y − y_b| ≤ inner_half_y  ∧  z < rim height
                  ∧  speed < REST_SPEED_M_S  ∧  not held by the hand.
     A block on the rim (centre over the wall, above the rim) or stacked on a block
     outside a bin is not placed.
     """
-    positions_m = np.asarray(positions_m, dtype=float).reshape(-1, 3)
+    positions_m = np.asarray(positions_m, dtype=float)
     resting = (np.asarray(speeds_m_s) < REST_SPEED_M_S) & ~np.asarray(held, dtype=bool)
-    low = positions_m[:, 2] < BIN_RIM_HEIGHT_M
-    bins = np.full(len(positions_m), NO_BIN)
+    low = positions_m[..., 2] < BIN_RIM_HEIGHT_M
+    bins = np.full(positions_m.shape[:-1], NO_BIN)
     for code in (LEFT_BIN, RIGHT_BIN):
-        offset = np.abs(positions_m[:, :2] - [0.0, code * BIN_CENTRE_Y_M])
-        inside = (offset <= BIN_INNER_HALF_XY_M).all(axis=1)
+        offset = np.abs(positions_m[..., :2] - [0.0, code * BIN_CENTRE_Y_M])
+        inside = (offset <= BIN_INNER_HALF_XY_M).all(axis=-1)
         bins[inside & low & resting] = code
     return bins
 
@@ -192,10 +197,10 @@ def intended_bins(colours: np.ndarray, rule: str) -> np.ndarray:
     return (sign * np.sign(colours)).astype(int)
 
 
-def episode_counts(bins: np.ndarray, colours: np.ndarray, rule: str) -> tuple[int, int]:
-    """(n_placed, n_correct): blocks in any bin, and blocks in their intended bin."""
+def episode_counts(bins: np.ndarray, colours: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """(n_placed, n_correct) over the last axis: blocks in any bin, and blocks in their intended bin."""
     bins = np.asarray(bins)
-    return int((bins != NO_BIN).sum()), int((bins == intended_bins(colours, rule)).sum())
+    return (bins != NO_BIN).sum(axis=-1), (bins == intended_bins(colours, rule)).sum(axis=-1)
 
 
 def sorting_rates(n_placed: int, n_correct: int, n_blocks: int) -> dict[str, float]:
@@ -224,108 +229,153 @@ def default_max_steps(n_blocks: int) -> int:
 
 
 # --------------------------------------------------------------------------------------
-# One episode's physics
+# Physics of many episodes
 # --------------------------------------------------------------------------------------
 
 
 class BinSortSim:
-    """One episode (an MjData on a shared model): seeded reset, one control step, observation, scoring."""
+    """``n_episodes`` episodes on one shared model, each a row of state arrays.
 
-    def __init__(self, n_blocks: int = 4, rule: str = "red_left", task_conditioning: bool = False):
+    A control step is one ``mujoco.rollout`` over the stepped episodes: the finger
+    command and the mocap path are open-loop inputs for the ``CONTROL_DT_S`` of
+    physics, so the C thread pool does every physics step and Python runs once per
+    control step, not once per episode and physics step. The env and the scripted
+    demonstrator use one episode, the batched evaluation many; all step identically.
+    """
+
+    def __init__(self, n_episodes: int = 1, n_blocks: int = 4, rule: str = "red_left",
+                 task_conditioning: bool = False, threads: int | None = None):
         import mujoco
+        import mujoco.rollout
 
         if rule not in RULES:
             raise ValueError(f"unknown rule {rule!r}; valid: {', '.join(RULES)}")
         self._mujoco = mujoco
-        self.model = build_model(n_blocks)
-        self.data = mujoco.MjData(self.model)
-        self.n_blocks, self.rule, self.task_conditioning = n_blocks, rule, task_conditioning
-        m = self.model
+        self.model = m = build_model(n_blocks)
+        self.n_episodes, self.n_blocks, self.rule, self.task_conditioning = n_episodes, n_blocks, rule, task_conditioning
+        threads = max(1, min(n_episodes, threads or os.cpu_count() or 1))
+        self._datas = [mujoco.MjData(m) for _ in range(threads)]
+        self._rollout = mujoco.rollout.Rollout(nthread=threads if threads > 1 else 0)
+        self._state_spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+        self._control_spec = mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_MOCAP_POS
+        self._physics_steps = round(CONTROL_DT_S / PHYSICS_DT_S)
+        self._mocap_fraction = np.repeat(np.arange(1, MOCAP_MOVES_PER_STEP + 1) / MOCAP_MOVES_PER_STEP,
+                                         self._physics_steps // MOCAP_MOVES_PER_STEP)
+
         joint = lambda name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, name)  # noqa: E731
-        body = lambda name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, name)  # noqa: E731
-        geom = lambda name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, name)  # noqa: E731
         xyz = np.arange(3)
+        blocks = [joint(f"block{i}") for i in range(n_blocks)]
+        qpos = mujoco.mj_stateSize(m, mujoco.mjtState.mjSTATE_TIME)  # qpos and qvel offsets in a state row
+        qvel = mujoco.mj_stateSize(m, mujoco.mjtState.mjSTATE_TIME | mujoco.mjtState.mjSTATE_QPOS)
         self._hand_qpos = m.jnt_qposadr[joint("hand")]
         self._finger_qpos = m.jnt_qposadr[[joint("finger_l"), joint("finger_r")]]
-        self._mocap = m.body_mocapid[body("target")]
-        self._block_qpos = m.jnt_qposadr[[joint(f"block{i}") for i in range(n_blocks)]]
-        self._block_pos_index = self._block_qpos[:, None] + xyz  # (n, 3) into qpos
-        self._block_vel_index = m.jnt_dofadr[[joint(f"block{i}") for i in range(n_blocks)]][:, None] + xyz
-        self._block_geoms = np.array([geom(f"block{i}") for i in range(n_blocks)])
-        self._block_of_geom = np.full(m.ngeom, -1)
-        self._block_of_geom[self._block_geoms] = np.arange(n_blocks)
-        self._is_hand_geom = np.zeros(m.ngeom, dtype=bool)
-        self._is_hand_geom[[geom(n) for n in ("palm", "finger_l", "finger_r")]] = True
-        # observation = qpos gathered at these indices, with the opening and colours filled in
-        blocks = np.arange(n_blocks)[:, None]
-        self._obs_qpos_index = np.concatenate([self._hand_qpos + xyz, self._block_pos_index.ravel()])
-        self._obs_pos_slots = np.concatenate([xyz, (4 + 4 * blocks + xyz).ravel()])
+        self._finger_cols = qpos + self._finger_qpos
+        self._block_qpos = m.jnt_qposadr[blocks]
+        # columns of a state row: each block's free joint (n_blocks, 7) and its velocity (n_blocks, 6)
+        self._block_qpos_cols = qpos + self._block_qpos[:, None] + np.arange(7)
+        self._block_qvel_cols = qvel + m.jnt_dofadr[blocks][:, None] + np.arange(6)
+        self._block_pos_cols = self._block_qpos_cols[:, :3]
+        self._block_vel_cols = self._block_qvel_cols[:, :3]
+        # observation = state columns gathered into these slots, plus the opening, colours and rule
+        self._obs_cols = np.concatenate([qpos + self._hand_qpos + xyz, self._block_pos_cols.ravel()])
+        self._obs_pos_slots = np.concatenate([xyz, (4 + 4 * np.arange(n_blocks)[:, None] + xyz).ravel()])
         self._obs_colour_slots = 7 + 4 * np.arange(n_blocks)
-        self._obs = np.zeros(obs_dim(n_blocks, task_conditioning), dtype=np.float32)
-        if task_conditioning:
-            self._obs[-2:] = RULE_ONE_HOT[rule]
-        self._substeps = round(CONTROL_DT_S / PHYSICS_DT_S / MOCAP_MOVES_PER_STEP)
-        self.colours = np.zeros(n_blocks)
-        self.n_steps = 0
+        self._obs_rule = RULE_ONE_HOT[rule] if task_conditioning else ()
 
-    def reset(self, seed: int) -> np.ndarray:
-        """Blocks and colours from ``np.random.default_rng(seed)``; the hand starts open at home."""
-        positions_xy, self.colours = sample_blocks(np.random.default_rng(seed), self.n_blocks)
-        m, d = self.model, self.data
-        self._mujoco.mj_resetData(m, d)
-        d.qpos[self._hand_qpos : self._hand_qpos + 7] = [*HAND_HOME_M, 1, 0, 0, 0]
-        d.mocap_pos[self._mocap] = HAND_HOME_M
-        d.qpos[self._finger_qpos] = FINGER_OPEN_M
-        d.ctrl[0] = FINGER_OPEN_M
-        for adr, xy in zip(self._block_qpos, positions_xy):
-            d.qpos[adr : adr + 7] = [xy[0], xy[1], BLOCK_HALF_M, 1, 0, 0, 0]
-        self._mujoco.mj_forward(m, d)
-        self._obs[self._obs_colour_slots] = self.colours
-        self.n_steps = 0
+        n = n_episodes
+        self.state = np.zeros((n, mujoco.mj_stateSize(m, self._state_spec)))
+        self.mocap_m = np.tile(HAND_HOME_M, (n, 1))
+        self.colours = np.zeros((n, n_blocks))
+        self.held = np.zeros((n, n_blocks), dtype=bool)  # blocks touching the hand
+        self.n_steps = np.zeros(n, dtype=int)
+
+    def _all(self, episodes) -> np.ndarray:
+        return np.arange(self.n_episodes) if episodes is None else np.asarray(episodes, dtype=int)
+
+    def reset(self, seeds) -> np.ndarray:
+        """Episode i from ``np.random.default_rng(seeds[i])``: its blocks and colours; the hand open at home."""
+        seeds = np.asarray(seeds, dtype=np.int64).reshape(self.n_episodes)
+        m, d = self.model, self._datas[0]
+        for i, seed in enumerate(seeds):
+            positions_xy, self.colours[i] = sample_blocks(np.random.default_rng(int(seed)), self.n_blocks)
+            self._mujoco.mj_resetData(m, d)
+            d.qpos[self._hand_qpos : self._hand_qpos + 7] = [*HAND_HOME_M, 1, 0, 0, 0]
+            d.qpos[self._finger_qpos] = FINGER_OPEN_M
+            for adr, xy in zip(self._block_qpos, positions_xy):
+                d.qpos[adr : adr + 7] = [xy[0], xy[1], BLOCK_HALF_M, 1, 0, 0, 0]
+            self._mujoco.mj_getState(m, d, self.state[i], self._state_spec)
+        self.mocap_m[:] = HAND_HOME_M
+        self.held[:] = False
+        self.n_steps[:] = 0
         return self.observation()
 
-    def step(self, action: np.ndarray) -> np.ndarray:
-        """One control step: finger target from the command, mocap toward the clipped target."""
-        action = np.asarray(action, dtype=float)
-        m, d = self.model, self.data
-        d.ctrl[0] = FINGER_OPEN_M * (1 - np.clip(action[3], -1, 1)) / 2
-        start = d.mocap_pos[self._mocap].copy()
-        delta = np.clip(action[:3], WORKSPACE_LOW_M, WORKSPACE_HIGH_M) - start
-        max_move = MAX_HAND_SPEED_M_S * CONTROL_DT_S
-        delta *= min(1.0, max_move / max(np.linalg.norm(delta), 1e-12))
-        for k in range(1, MOCAP_MOVES_PER_STEP + 1):
-            d.mocap_pos[self._mocap] = start + delta * k / MOCAP_MOVES_PER_STEP
-            self._mujoco.mj_step(m, d, nstep=self._substeps)
-        self.n_steps += 1
-        return self.observation()
+    def step(self, actions: np.ndarray, episodes=None) -> np.ndarray:
+        """One control step of ``episodes`` (default: all) with actions (k, 4); their new observations.
 
-    def observation(self) -> np.ndarray:
-        q = self.data.qpos
-        obs = self._obs.copy()
-        obs[self._obs_pos_slots] = q[self._obs_qpos_index]
-        obs[3] = q[self._finger_qpos].sum()
+        The finger target follows the gripper command; the mocap moves toward the
+        workspace-clipped target by at most MAX_HAND_SPEED_M_S · CONTROL_DT_S, in
+        MOCAP_MOVES_PER_STEP increments.
+        """
+        idx = self._all(episodes)
+        actions = np.asarray(actions, dtype=float).reshape(len(idx), 4)
+        start = self.mocap_m[idx]
+        delta = np.clip(actions[:, :3], WORKSPACE_LOW_M, WORKSPACE_HIGH_M) - start
+        length = np.linalg.norm(delta, axis=1, keepdims=True)
+        delta *= np.minimum(1.0, MAX_HAND_SPEED_M_S * CONTROL_DT_S / np.maximum(length, 1e-12))
+        finger_m = FINGER_OPEN_M * (1 - np.clip(actions[:, 3], -1, 1)) / 2
+        control = np.empty((len(idx), self._physics_steps, 4))
+        control[:, :, 0] = finger_m[:, None]
+        control[:, :, 1:] = start[:, None] + self._mocap_fraction[None, :, None] * delta[:, None]
+        state, touch = self._rollout.rollout(
+            self.model, self._datas, self.state[idx], control,
+            control_spec=self._control_spec, nstep=self._physics_steps,
+        )
+        self.state[idx] = state[:, -1]
+        self.held[idx] = touch[:, -1] > 0
+        self.mocap_m[idx] = start + delta
+        self.n_steps[idx] += 1
+        return self.observation(idx)
+
+    def observation(self, episodes=None) -> np.ndarray:
+        """(k, obs_dim) float32: hand xyz, opening, per block xyz and colour, (rule one-hot)."""
+        idx = self._all(episodes)
+        rows = self.state[idx]
+        obs = np.zeros((len(idx), obs_dim(self.n_blocks, self.task_conditioning)), dtype=np.float32)
+        obs[:, self._obs_pos_slots] = rows[:, self._obs_cols]
+        obs[:, 3] = rows[:, self._finger_cols].sum(axis=1)
+        obs[:, self._obs_colour_slots] = self.colours[idx]
+        if self.task_conditioning:
+            obs[:, -2:] = self._obs_rule
         return obs
 
-    def block_positions(self) -> np.ndarray:
-        return self.data.qpos[self._block_pos_index]
+    def block_positions(self, episodes=None) -> np.ndarray:
+        """(k, n_blocks, 3) in metres."""
+        return self.state[self._all(episodes)][:, self._block_pos_cols]
 
-    def _held(self) -> np.ndarray:
-        """(n,) bool: blocks touching the hand."""
-        d = self.data
-        pairs = d.contact.geom[: d.ncon]
-        other = pairs[:, ::-1][self._is_hand_geom[pairs]]  # the other geom of each hand contact
-        held = np.zeros(self.n_blocks, dtype=bool)
-        blocks = self._block_of_geom[other]
-        held[blocks[blocks >= 0]] = True
-        return held
+    def set_block_positions(self, positions_m: np.ndarray, episode: int = 0) -> None:
+        """Put episode ``episode``'s blocks at rest, upright, at positions_m (n_blocks, 3): hand-built scenes."""
+        self.state[episode, self._block_qpos_cols] = np.concatenate(
+            [positions_m, np.tile([1.0, 0, 0, 0], (self.n_blocks, 1))], axis=1)
+        self.state[episode, self._block_qvel_cols] = 0.0
 
-    def bins(self) -> np.ndarray:
-        speeds = np.linalg.norm(self.data.qvel[self._block_vel_index], axis=1)
-        return block_bins(self.block_positions(), speeds, self._held())
+    def bins(self, episodes=None) -> np.ndarray:
+        """(k, n_blocks) bin codes now."""
+        idx = self._all(episodes)
+        speeds = np.linalg.norm(self.state[idx][:, self._block_vel_cols], axis=-1)
+        return block_bins(self.block_positions(idx), speeds, self.held[idx])
 
-    def counts(self) -> tuple[int, int]:
-        """(n_placed, n_correct) now."""
-        return episode_counts(self.bins(), self.colours, self.rule)
+    def counts(self, episodes=None) -> tuple[np.ndarray, np.ndarray]:
+        """(n_placed, n_correct) per episode now."""
+        idx = self._all(episodes)
+        return episode_counts(self.bins(idx), self.colours[idx], self.rule)
+
+    def mjdata(self, episode: int = 0):
+        """A fresh MjData holding episode ``episode``'s state (for rendering)."""
+        d = self._mujoco.MjData(self.model)
+        self._mujoco.mj_setState(self.model, d, self.state[episode], self._state_spec)
+        d.mocap_pos[0] = self.mocap_m[episode]
+        self._mujoco.mj_forward(self.model, d)
+        return d
 
 
 # --------------------------------------------------------------------------------------
@@ -351,7 +401,7 @@ class BinSortEnv(gymnasium.Env):
 
     def __init__(self, n_blocks: int = 4, max_steps: int | None = None, rule: str = "red_left",
                  task_conditioning: bool = False):
-        self.sim = BinSortSim(n_blocks, rule, task_conditioning)
+        self.sim = BinSortSim(1, n_blocks, rule, task_conditioning)
         self.max_steps = max_steps or default_max_steps(n_blocks)
         self.observation_space, self.action_space = _spaces(n_blocks, task_conditioning)
         self._n_correct = 0
@@ -361,17 +411,17 @@ class BinSortEnv(gymnasium.Env):
         # An unseeded reset draws the episode seed from the env's generator, so that
         # reset(seed=s) is exactly the batched task's episode s.
         episode_seed = seed if seed is not None else int(self.np_random.integers(2**31))
-        obs = self.sim.reset(episode_seed)
+        obs = self.sim.reset([episode_seed])[0]
         self._n_correct = 0
         return obs, {"seed": episode_seed}
 
     def step(self, action):
-        obs = self.sim.step(action)
-        n_placed, n_correct = self.sim.counts()
+        obs = self.sim.step(action)[0]
+        n_placed, n_correct = (int(c[0]) for c in self.sim.counts())
         reward = float(n_correct - self._n_correct)
         self._n_correct = n_correct
         terminated = n_placed == self.sim.n_blocks
-        truncated = self.sim.n_steps >= self.max_steps
+        truncated = bool(self.sim.n_steps[0] >= self.max_steps)
         return obs, reward, terminated, truncated, {"n_placed": n_placed, "n_correct": n_correct}
 
 
@@ -385,22 +435,22 @@ gymnasium.register(id="ambient_bench/BinSort-v0", entry_point=BinSortEnv)
 
 @TASKS.register("binsort")
 class BinSortTask:
-    """Many bin-sorting episodes side by side: one MjData each on one shared MjModel.
+    """Many bin-sorting episodes side by side in one ``BinSortSim`` (one shared MjModel).
 
     An episode ends when every block rests in a bin (right or wrong) or at the step cap;
-    its record is scored at that moment.
+    its record is scored at that moment. ``threads`` (default: all cores) run the physics.
     """
 
     action_dim = 4
 
     def __init__(self, n_blocks: int = 4, max_steps: int | None = None, task_conditioning: bool = False,
-                 rule: str = "red_left"):
+                 rule: str = "red_left", threads: int | None = None):
         if rule not in RULES:
             raise ValueError(f"unknown rule {rule!r}; valid: {', '.join(RULES)}")
         self.n_blocks, self.max_steps = n_blocks, max_steps or default_max_steps(n_blocks)
-        self.task_conditioning, self.rule = task_conditioning, rule
+        self.task_conditioning, self.rule, self.threads = task_conditioning, rule, threads
         self.obs_dim = obs_dim(n_blocks, task_conditioning)
-        self._sims: list[BinSortSim] = []
+        self._sim: BinSortSim | None = None
         self._seeds = np.zeros(0, dtype=np.int64)
         self._obs = np.zeros((0, self.obs_dim), dtype=np.float32)
         self._done = np.zeros(0, dtype=bool)
@@ -412,9 +462,9 @@ class BinSortTask:
 
     def reset(self, seeds: np.ndarray) -> np.ndarray:
         self._seeds = np.asarray(seeds, dtype=np.int64)
-        while len(self._sims) < len(self._seeds):
-            self._sims.append(BinSortSim(self.n_blocks, self.rule, self.task_conditioning))
-        self._obs = np.stack([sim.reset(int(s)) for sim, s in zip(self._sims, self._seeds)])
+        if self._sim is None or self._sim.n_episodes != len(self._seeds):
+            self._sim = BinSortSim(len(self._seeds), self.n_blocks, self.rule, self.task_conditioning, self.threads)
+        self._obs = self._sim.reset(self._seeds)
         self._done = np.zeros(len(self._seeds), dtype=bool)
         self._records = [{} for _ in self._seeds]
         return self._obs.copy()
@@ -424,17 +474,22 @@ class BinSortTask:
         return self._done.copy()
 
     def step(self, chunks: np.ndarray) -> np.ndarray:
+        """Execute each running episode's chunk, one control step of all of them at a time."""
         active = np.flatnonzero(~self._done)
+        chunks = np.asarray(chunks, dtype=float)
         if len(chunks) != len(active):
             raise ValueError(f"got {len(chunks)} chunks for {len(active)} running episodes")
-        for i, chunk in zip(active, np.asarray(chunks, dtype=float)):
-            sim = self._sims[i]
-            for action in chunk:
-                self._obs[i] = sim.step(action)
-                n_placed, n_correct = sim.counts()
-                if n_placed == self.n_blocks or sim.n_steps >= self.max_steps:
-                    self._finish(i, n_placed, n_correct)
-                    break
+        running = np.ones(len(active), dtype=bool)  # which of the chunks are still being executed
+        for k in range(chunks.shape[1]):
+            episodes = active[running]
+            self._obs[episodes] = self._sim.step(chunks[running, k], episodes)
+            n_placed, n_correct = self._sim.counts(episodes)
+            finished = (n_placed == self.n_blocks) | (self._sim.n_steps[episodes] >= self.max_steps)
+            for i, placed, correct in zip(episodes[finished], n_placed[finished], n_correct[finished]):
+                self._finish(i, int(placed), int(correct))
+            running[np.flatnonzero(running)[finished]] = False
+            if not running.any():
+                break
         return self._obs.copy()
 
     def _finish(self, i: int, n_placed: int, n_correct: int) -> None:
@@ -445,7 +500,7 @@ class BinSortTask:
             "n_placed": n_placed,
             "n_correct": n_correct,
             "success": n_correct == self.n_blocks,
-            "n_steps": self._sims[i].n_steps,
+            "n_steps": int(self._sim.n_steps[i]),
         }
 
     def records(self) -> list[dict[str, Any]]:
@@ -477,12 +532,14 @@ def _render_in_this_process(path: str, seed: int, n_blocks: int) -> None:
     import mujoco
     from PIL import Image
 
-    sim = BinSortSim(n_blocks)
-    sim.reset(seed)
-    for geom, colour in zip(sim._block_geoms, sim.colours):
-        sim.model.geom_rgba[geom] = (0.85, 0.15, 0.15, 1) if colour == RED else (0.15, 0.3, 0.85, 1)
-    renderer = mujoco.Renderer(sim.model, 480, 640)
-    renderer.update_scene(sim.data, camera="overview")
+    sim = BinSortSim(1, n_blocks)
+    sim.reset([seed])
+    model = sim.model
+    for i, colour in enumerate(sim.colours[0]):
+        geom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, f"block{i}")
+        model.geom_rgba[geom] = (0.85, 0.15, 0.15, 1) if colour == RED else (0.15, 0.3, 0.85, 1)
+    renderer = mujoco.Renderer(model, 480, 640)
+    renderer.update_scene(sim.mjdata(0), camera="overview")
     Image.fromarray(renderer.render()).save(path)
     renderer.close()
 

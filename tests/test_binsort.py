@@ -62,9 +62,13 @@ def test_seeded_reset_and_step_are_deterministic():
         runs.append(np.stack([obs] + [env.step(a)[0] for a in actions]))
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.allclose(BinSortEnv().reset(seed=43)[0], runs[0][0])
-    # The batched task's episode s starts exactly as the env's reset(seed=s).
-    task = BinSortTask()
-    np.testing.assert_array_equal(task.reset(np.array([42, 7]))[0], runs[0][0])
+    # The batched task's episode s is exactly the env's reset(seed=s) stepped with the same actions,
+    # whichever other episodes run beside it and however many threads simulate them.
+    for threads in (1, 2):
+        task = BinSortTask(threads=threads, max_steps=100)
+        np.testing.assert_array_equal(task.reset(np.array([42, 7, 3]))[0], runs[0][0])
+        batched = [task.step(np.stack([actions[k : k + 4]] * 3))[0] for k in range(0, len(actions), 4)]
+        np.testing.assert_array_equal(np.stack(batched), runs[0][4::4])
     colours = runs[0][0][7::4]
     assert set(colours) <= {RED, BLUE}
 
@@ -79,10 +83,10 @@ def test_demonstrator_places_every_block_in_its_intended_bin(demos, rule, seed):
     obs, _ = env.reset(seed=seed)
     np.testing.assert_array_equal(obs, episode.obs[0])
     for k, action in enumerate(episode.action):
-        np.testing.assert_allclose(obs, episode.obs[k], atol=1e-6)
+        np.testing.assert_array_equal(obs, episode.obs[k])
         obs, *_ = env.step(action)
-    bins = env.sim.bins()
-    np.testing.assert_array_equal(bins, intended_bins(env.sim.colours, rule))
+    bins = env.sim.bins()[0]
+    np.testing.assert_array_equal(bins, intended_bins(env.sim.colours[0], rule))
     assert env.action_space.contains(episode.action[0])
 
 
@@ -190,17 +194,16 @@ def test_moving_or_held_blocks_are_not_placed():
 def test_block_on_rim_or_stacked_outside_is_not_placed():
     """Physically: set blocks on a bin rim, on another block outside, and inside a bin; let them settle."""
     sim = BinSortSim(n_blocks=4)
-    sim.reset(0)
+    sim.reset([0])
     rim_y = BIN_CENTRE_Y_M + BIN_INNER_HALF_XY_M[1] + BIN_WALL_HALF_THICKNESS_M
     h = BLOCK_HALF_M
     positions = [[0.0, rim_y, BIN_RIM_HEIGHT_M + h], [0.1, 0.0, h], [0.1, 0.0, 3 * h], _in_bin(RIGHT_BIN)]
-    for adr, p in zip(sim._block_qpos, positions):
-        sim.data.qpos[adr : adr + 7] = [*p, 1, 0, 0, 0]
+    sim.set_block_positions(np.array(positions))
     for _ in range(10):
         sim.step(np.append(HAND_HOME_M, -1.0))
-    settled = sim.block_positions()
+    settled = sim.block_positions()[0]
     np.testing.assert_allclose(settled, positions, atol=5e-3)  # they really rest there
-    np.testing.assert_array_equal(sim.bins(), [NO_BIN, NO_BIN, NO_BIN, RIGHT_BIN])
+    np.testing.assert_array_equal(sim.bins()[0], [NO_BIN, NO_BIN, NO_BIN, RIGHT_BIN])
 
 
 def test_render_frame_writes_a_png_or_skips_with_a_message(tmp_path, caplog, monkeypatch):

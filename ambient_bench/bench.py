@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .baseline import make_baseline
-from .config import EvalConfig, PolicyConfig
+from .config import EvalConfig, PolicyConfig, load_suite
 from .data import atomic_write_json, finalize_dataset, load_dataset, write_shard
 from .evaluate import evaluate
 from .policy import DiffusionPolicy
@@ -108,32 +108,33 @@ def bench_train(repeats: int) -> dict[str, float]:
     return out
 
 
-def eval_share(task_name: str, task_params: dict, obs_dim: int, action_dim: int, n_trials: int,
-               config: PolicyConfig, inference_steps: int, range_: tuple[float, float]) -> dict[str, float]:
-    """Env time / policy time of a batched evaluation with an untrained policy of the given
-    size (inference cost does not depend on the weights); ``range_`` spans its actions."""
+def eval_share(suite_name: str, range_: tuple[float, float]) -> dict[str, float]:
+    """Env time / policy time of a batched evaluation at the suite's quick preset (its task,
+    network, sampler, inference steps and test-trial count) with an untrained policy
+    (inference cost does not depend on the weights); ``range_`` spans its actions."""
     from .normalizer import Normalizer
 
+    suite = load_suite(suite_name, "quick")
+    task = TASKS.get(suite.task)(**suite.task_params)
     low, high = range_
-    normalizer = Normalizer(np.full(obs_dim, low), np.full(obs_dim, high),
-                            np.full(action_dim, low), np.full(action_dim, high))
-    task = TASKS.get(task_name)(**task_params)
+    normalizer = Normalizer(np.full(task.obs_dim, low), np.full(task.obs_dim, high),
+                            np.full(task.action_dim, low), np.full(task.action_dim, high))
     torch.manual_seed(0)
-    policy = DiffusionPolicy(config, obs_dim, action_dim, normalizer).eval()
-    result = evaluate(policy, task, split_seeds("validation", n_trials),
-                      EvalConfig(inference_steps=inference_steps, batch_size=n_trials), progress=False)
-    timing = result["timing"]
-    return {"policy_s": timing["policy_s"], "env_s": timing["env_s"], "env_over_policy": timing["env_over_policy"]}
+    policy = DiffusionPolicy(suite.policy, task.obs_dim, task.action_dim, normalizer).eval()
+    n_trials = suite.eval.n_test
+    config = EvalConfig(sampler=suite.eval.sampler, inference_steps=suite.eval.inference_steps, batch_size=n_trials)
+    timing = evaluate(policy, task, split_seeds("validation", n_trials), config, progress=False)["timing"]
+    return {"policy_s": timing["policy_s"], "env_s": timing["env_s"], "env_over_policy": timing["env_over_policy"],
+            "n_trials": n_trials}
 
 
 def bench_maze(quick: bool) -> dict[str, float]:
     from .datagen.maze_bench import bench_maze as bench_maze_datagen
 
     out = bench_maze_datagen(quick=quick)
-    share = eval_share("maze", {"layout": "default"}, 10, 2, 1000, PolicyConfig(down_dims=[32, 64, 128]), 8,
-                       (0.0, 6.0))
-    out["maze.eval_1000_policy_s"] = share["policy_s"]
-    out["maze.eval_1000_env_s"] = share["env_s"]
+    share = eval_share("maze", (0.0, 6.0))
+    out[f"maze.eval_{share['n_trials']}_policy_s"] = share["policy_s"]
+    out[f"maze.eval_{share['n_trials']}_env_s"] = share["env_s"]
     out["maze.eval_env_share"] = share["env_over_policy"]
     return out
 
@@ -142,8 +143,9 @@ def bench_binsort(quick: bool) -> dict[str, float]:
     from .datagen.binsort_bench import bench_binsort as bench_binsort_datagen
 
     out = bench_binsort_datagen()
-    share = eval_share("binsort", {"n_blocks": 4, "max_steps": 80}, 20, 4, 50,
-                       PolicyConfig(down_dims=[32, 64, 128], kernel_size=5), 8, (-0.3, 0.3))
+    share = eval_share("binsort", (-0.3, 0.3))
+    out[f"binsort.eval_{share['n_trials']}_policy_s"] = share["policy_s"]
+    out[f"binsort.eval_{share['n_trials']}_env_s"] = share["env_s"]
     out["binsort.eval_sim_share"] = share["env_over_policy"]
     return out
 

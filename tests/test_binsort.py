@@ -82,11 +82,15 @@ def test_demonstrator_places_every_block_in_its_intended_bin(demos, rule, seed):
     env = BinSortEnv(rule=rule)
     obs, _ = env.reset(seed=seed)
     np.testing.assert_array_equal(obs, episode.obs[0])
+    ever_held = np.zeros(4, dtype=bool)
     for k, action in enumerate(episode.action):
         np.testing.assert_array_equal(obs, episode.obs[k])
         obs, *_ = env.step(action)
+        ever_held |= env.sim.held[0]
     bins = env.sim.bins()[0]
     np.testing.assert_array_equal(bins, intended_bins(env.sim.colours[0], rule))
+    # the touch sensors saw every block in the hand, and none is touched at the end
+    assert ever_held.all() and not env.sim.held[0].any()
     assert env.action_space.contains(episode.action[0])
 
 

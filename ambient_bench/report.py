@@ -206,27 +206,18 @@ def plot_datasets(runner: "Runner", path: Path) -> None:
     task_cls = TASKS.get(runner.suite.task)
     if hasattr(task_cls, "plot_datasets"):
         datasets = {name: load_dataset(runner.dataset_dir(runner.suite, name)) for name in runner.suite.datasets}
-        task_cls.plot_datasets(datasets, path)
+        task_cls.plot_datasets(datasets, runner.suite.task_params, path)
 
 
 def plot_rollouts(runner: "Runner", chosen: dict[str, tuple], path: Path) -> None:
-    """Rollouts of each selected policy (seed 0) from the same test starts, if the task draws them."""
+    """Stored test rollouts of each selected policy (training seed 0), if the task draws them:
+    read from the evaluation records, so the report never runs a policy."""
     from .registry import TASKS
+    from .runner import RunSpec
 
     task_cls = TASKS.get(runner.suite.task)
     if not hasattr(task_cls, "plot_rollouts"):
         return
-    from .evaluate import evaluate
-    from .policy import load_checkpoint, policy_from_checkpoint
-    from .runner import RunSpec
-    from .seeds import split_seeds
-
-    seeds = split_seeds("test", 6)
-    by_entry = {}
-    for entry, point in chosen.items():
-        suite = runner.entry_suite(entry)
-        policy = policy_from_checkpoint(load_checkpoint(runner.run_dir(RunSpec(entry, point, 0)) / "checkpoint.pt"))
-        task = TASKS.get(suite.task)(**suite.task_params)
-        evaluate(policy, task, seeds, suite.eval, progress=False)
-        by_entry[entry] = task
-    task_cls.plot_rollouts(by_entry, path)
+    records = {entry: json.loads((runner.run_dir(RunSpec(entry, point, 0)) / "eval-test.json").read_text())["records"]
+               for entry, point in chosen.items()}
+    task_cls.plot_rollouts(records, runner.suite.task_params, path)

@@ -1,7 +1,8 @@
 """Clean maze data: smooth, near time-optimal Drake GCS plans (PAPER.md §3.1).
 
 Per seed: the env's start/goal, ``GcsTrajectoryOptimization`` over a convex cover of
-the free space (cell interiors + doorway boxes, ``margin_m`` from the walls), Bezier
+the free space (``Layout.free_boxes``, ``margin_m`` from the walls: the authors' 0.1 m
+padding by default), Bezier
 order 3, path continuity 1..K, time + path-length cost, per-axis velocity bounds. If
 its speed norm exceeds 1 anywhere, the whole curve is slowed by one time scale; it is
 then sampled every 0.1 s and re-checked by ``trajectory_problem`` (the same check as the corrupt data).
@@ -14,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ambient_bench.envs.maze_layout import DEFAULT_LAYOUT
 from ambient_bench.envs.maze import DT_S, MAX_SPEED_M_S, Layout, load_layout, plan_episodes
 from ambient_bench.registry import GENERATORS
 from ambient_bench.task import GeneratorOutput
@@ -40,9 +42,10 @@ def plan_gcs(
     goal_xy: np.ndarray,
     attempt: GcsAttempt,
     order: int = 3,
-    margin_m: float = 0.05,
+    margin_m: float = 0.1,
     max_speed_m_s: float = MAX_SPEED_M_S,
     dt_s: float = DT_S,
+    max_rounded_paths: int = 10,
 ) -> tuple[np.ndarray | None, str]:
     """One GCS plan sampled every ``dt_s``: (positions (T, 2), solver name), or (None, reason)."""
     from pydrake.common import Parallelism
@@ -65,6 +68,7 @@ def plan_gcs(
 
     options = GraphOfConvexSetsOptions()
     options.preprocessing = attempt.preprocessing
+    options.max_rounded_paths = max_rounded_paths  # the authors' 10 (Drake's default is 5)
     options.parallelism = Parallelism(1)  # one core per plan; parallelism comes from shards
     trajectory, result = gcs.SolvePath(source, target, options)
     solver = result.get_solver_id().name()
@@ -90,18 +94,19 @@ def sample_trajectory(trajectory: Any, max_speed_m_s: float, dt_s: float, goal_x
 @GENERATORS.register("maze_gcs")
 def generate_maze_gcs(
     seeds: Sequence[int],
-    layout: str = "default",
+    layout: str = DEFAULT_LAYOUT,
     order: int = 3,
-    margin_m: float = 0.05,
+    margin_m: float = 0.1,
     max_speed_m_s: float = MAX_SPEED_M_S,
     dt_s: float = DT_S,
+    max_rounded_paths: int = 10,
 ) -> GeneratorOutput:
     """One clean GCS episode per seed (skipped and counted in ``n_failed`` if every
     attempt in ``ATTEMPTS`` fails); deterministic per seed."""
     maze = load_layout(layout)
 
     def plan(maze: Layout, start: np.ndarray, goal: np.ndarray, seed: int, attempt: GcsAttempt):
-        return plan_gcs(maze, start, goal, attempt, order, margin_m, max_speed_m_s, dt_s)
+        return plan_gcs(maze, start, goal, attempt, order, margin_m, max_speed_m_s, dt_s, max_rounded_paths)
 
     episodes, n_failed, stats = plan_episodes(seeds, maze, ATTEMPTS, plan, dt_s, max_speed_m_s)
     solver_names = "+".join(sorted(stats["solvers"])) or "none"

@@ -1,6 +1,7 @@
-"""2-D maze suite: layouts as data, segment collision, the ``Maze2D-v0`` env and the batched task.
+"""2-D maze suite: segment collision, the ``Maze2D-v0`` env, the batched task and figures
+(worlds are data: ``maze_layout``).
 
-A point robot moves kinematically in a grid maze: the action is the next absolute
+A point robot moves kinematically among box obstacles: the action is the next absolute
 position, which becomes the state unless the straight segment travelled touches a wall
 (or leaves the bounds), which ends the episode as a failure. Success is reaching within
 ``GOAL_TOLERANCE_M`` of the goal collision-free before the step cap. The gymnasium env
@@ -13,24 +14,20 @@ then the goal. ``episode_from_positions`` builds the same observations for datas
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import gymnasium
 import numpy as np
 
+from ambient_bench.envs.maze_layout import DEFAULT_LAYOUT, Layout, load_layout
 from ambient_bench.metrics import wilson_interval
 from ambient_bench.registry import TASKS
 from ambient_bench.task import Episode
 
 log = logging.getLogger(__name__)
 
-LAYOUT_DIR = Path(__file__).parent / "maze_layouts"
 DT_S = 0.1
 HISTORY = 4
 OBS_DIM = 2 * HISTORY + 2
@@ -41,222 +38,9 @@ MIN_SEPARATION_M = 2.0
 START_CLEARANCE_M = 0.1
 # Datasets store float32 positions (rounding ~5e-7 m on a 0.1 m step): allowed speed excess.
 SPEED_TOLERANCE = 1e-4
-# Step cap = STEP_CAP_FACTOR x the duration of the longest expected plan at MAX_SPEED_M_S.
-STEP_CAP_FACTOR = 3.0
-
-
-# --------------------------------------------------------------------------------------
-# Layouts
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Layout:
-    """A grid maze: ``n_rows x n_cols`` square cells, open ``passages`` between neighbours.
-
-    ``walls`` (M, 4) are closed axis-aligned boxes ``[xmin, ymin, xmax, ymax]`` centred on
-    the grid lines (outer boundary included); ``bounds`` is ``[xmin, ymin, xmax, ymax]``.
-    Cell (r, c) spans ``[c, c+1] x [r, r+1]`` times ``cell_size_m``.
-    """
-
-    version: str
-    bounds: np.ndarray
-    walls: np.ndarray
-    n_rows: int
-    n_cols: int
-    cell_size_m: float
-    wall_thickness_m: float
-    passages: tuple[tuple[int, int, int, int], ...]
-
-    def cell_interior(self, row: int, col: int, margin_m: float) -> tuple[np.ndarray, np.ndarray]:
-        """The free square of a cell, shrunk by ``margin_m`` from the wall faces: (lo, hi)."""
-        inset = self.wall_thickness_m / 2 + margin_m
-        lo = np.array([col, row], dtype=float) * self.cell_size_m + inset
-        return lo, lo + self.cell_size_m - 2 * inset
-
-    def free_boxes(self, margin_m: float) -> list[tuple[np.ndarray, np.ndarray]]:
-        """A convex cover of the free space, every box ``margin_m`` away from the walls.
-
-        One box per cell interior plus one per passage, spanning centre to centre of the
-        two cells through the doorway; each doorway box overlaps both cells by a
-        positive area, which is what gives GCS an edge between neighbours.
-        """
-        boxes = [self.cell_interior(r, c, margin_m) for r in range(self.n_rows) for c in range(self.n_cols)]
-        half = self.cell_size_m / 2
-        for r0, c0, r1, c1 in self.passages:
-            lo_a, hi_a = self.cell_interior(r0, c0, margin_m)
-            lo_b, hi_b = self.cell_interior(r1, c1, margin_m)
-            axis = 0 if r0 == r1 else 1  # the axis the doorway is crossed along
-            lo, hi = np.minimum(lo_a, lo_b), np.maximum(hi_a, hi_b)
-            lo[axis] = (min(c0, c1) if axis == 0 else min(r0, r1)) * self.cell_size_m + half
-            hi[axis] = lo[axis] + self.cell_size_m
-            boxes.append((lo, hi))
-        return boxes
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "bounds": self.bounds.tolist(),
-            "walls": self.walls.tolist(),
-            "n_rows": self.n_rows,
-            "n_cols": self.n_cols,
-            "cell_size_m": self.cell_size_m,
-            "wall_thickness_m": self.wall_thickness_m,
-            "passages": [list(p) for p in self.passages],
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Layout":
-        walls = np.asarray(d["walls"], dtype=float).reshape(-1, 4)
-        return cls(
-            version=str(d["version"]),
-            bounds=np.asarray(d["bounds"], dtype=float),
-            walls=walls,
-            n_rows=int(d["n_rows"]),
-            n_cols=int(d["n_cols"]),
-            cell_size_m=float(d["cell_size_m"]),
-            wall_thickness_m=float(d["wall_thickness_m"]),
-            passages=tuple(tuple(int(v) for v in p) for p in d["passages"]),
-        )
-
-
-def generate_grid_maze(
-    n_rows: int = 6,
-    n_cols: int = 6,
-    seed: int = 0,
-    extra_openings: int = 4,
-    cell_size_m: float = 1.0,
-    wall_thickness_m: float = 0.1,
-) -> Layout:
-    """A maze with loops: a random spanning tree of the cell grid (randomised Kruskal),
-    then ``extra_openings`` more walls removed at random, so most start/goal pairs are
-    joined by several homotopy classes of paths."""
-    rng = np.random.default_rng(seed)
-    edges = [(r, c, r, c + 1) for r in range(n_rows) for c in range(n_cols - 1)]
-    edges += [(r, c, r + 1, c) for r in range(n_rows - 1) for c in range(n_cols)]
-    order = rng.permutation(len(edges))
-    parent = list(range(n_rows * n_cols))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    tree, rest = [], []
-    for i in order:
-        r0, c0, r1, c1 = edges[i]
-        a, b = root(r0 * n_cols + c0), root(r1 * n_cols + c1)
-        if a != b:
-            parent[a] = b
-            tree.append(edges[i])
-        else:
-            rest.append(edges[i])
-    if extra_openings > len(rest):
-        raise ValueError(f"extra_openings={extra_openings} > {len(rest)} walls left to open")
-    chosen = rng.choice(len(rest), size=extra_openings, replace=False)
-    passages = tuple(sorted(tree + [rest[i] for i in chosen]))
-
-    walls = _wall_boxes(n_rows, n_cols, set(passages), cell_size_m, wall_thickness_m)
-    return Layout(
-        version=f"grid{n_rows}x{n_cols}-seed{seed}-open{extra_openings}-v1",
-        bounds=np.array([0.0, 0.0, n_cols * cell_size_m, n_rows * cell_size_m]),
-        walls=walls,
-        n_rows=n_rows,
-        n_cols=n_cols,
-        cell_size_m=cell_size_m,
-        wall_thickness_m=wall_thickness_m,
-        passages=passages,
-    )
-
-
-def _wall_boxes(n_rows: int, n_cols: int, passages: set, size: float, thickness: float) -> np.ndarray:
-    """Closed grid-line edges as boxes, contiguous collinear edges merged into one box."""
-    h = thickness / 2
-    boxes = []
-    # Horizontal line y = r: the edge above column c is closed unless (r-1, c) -> (r, c) is open.
-    for r in range(n_rows + 1):
-        closed = [not (0 < r < n_rows and (r - 1, c, r, c) in passages) for c in range(n_cols)]
-        for c0, c1 in _runs(closed):
-            boxes.append([c0 * size - h, r * size - h, c1 * size + h, r * size + h])
-    for c in range(n_cols + 1):
-        closed = [not (0 < c < n_cols and (r, c - 1, r, c) in passages) for r in range(n_rows)]
-        for r0, r1 in _runs(closed):
-            boxes.append([c * size - h, r0 * size - h, c * size + h, r1 * size + h])
-    return np.round(np.array(boxes, dtype=float), 9)
-
-
-def _runs(flags: list[bool]) -> list[tuple[int, int]]:
-    """Maximal runs of True as (start, end) with end exclusive."""
-    runs, start = [], None
-    for i, f in enumerate(flags + [False]):
-        if f and start is None:
-            start = i
-        elif not f and start is not None:
-            runs.append((start, i))
-            start = None
-    return runs
-
-
-def load_layout(name_or_path: str | Path = "default") -> Layout:
-    """A layout by name (``envs/maze_layouts/<name>.json``) or by path to a JSON file."""
-    path = Path(name_or_path)
-    if path.suffix != ".json":
-        path = LAYOUT_DIR / f"{name_or_path}.json"
-    if not path.is_file():
-        names = sorted(p.stem for p in LAYOUT_DIR.glob("*.json"))
-        raise FileNotFoundError(f"maze layout {name_or_path!r} not found; built-in layouts: {names}, or pass a .json path")
-    return Layout.from_json(json.loads(path.read_text()))
-
-
-# The stored default: open enough to learn on a CPU budget, with loops around most walls.
-DEFAULT_LAYOUT_PARAMS = {"n_rows": 6, "n_cols": 6, "seed": 1, "extra_openings": 4}
-
-
-def write_default_layout() -> Path:
-    """Regenerate the stored default layout and its figure (run once; the JSON is committed)."""
-    layout = generate_grid_maze(**DEFAULT_LAYOUT_PARAMS)
-    path = LAYOUT_DIR / "default.json"
-    fields = {**layout.to_json(), "generated_by": f"ambient_bench.envs.maze.generate_grid_maze(**{DEFAULT_LAYOUT_PARAMS})"}
-    lines = []
-    for key, value in fields.items():  # one wall / passage per line, for readable diffs
-        if key in ("walls", "passages"):
-            items = ",\n".join(f"  {json.dumps(v)}" for v in value)
-            lines.append(f' "{key}": [\n{items}\n ]')
-        else:
-            lines.append(f" {json.dumps(key)}: {json.dumps(value)}")
-    path.write_text("{\n" + ",\n".join(lines) + "\n}\n")
-    plot_maze(layout, {}, LAYOUT_DIR / "default.png")
-    return path
-
-
-def default_max_steps(layout: Layout, dt_s: float = DT_S) -> int:
-    """The step cap: ``STEP_CAP_FACTOR`` x the longest expected plan at ``MAX_SPEED_M_S``.
-
-    The longest expected plan is bounded by the largest shortest-path distance between two
-    cells (breadth-first search over passages) plus one cell for the offsets of start and
-    goal inside their cells. The factor 3 leaves room for detours and slower policies
-    while still ending episodes that wander.
-    """
-    n = layout.n_rows * layout.n_cols
-    neighbours: list[list[int]] = [[] for _ in range(n)]
-    for r0, c0, r1, c1 in layout.passages:
-        a, b = r0 * layout.n_cols + c0, r1 * layout.n_cols + c1
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    longest_hops = 0
-    for src in range(n):
-        dist = {src: 0}
-        queue = deque([src])
-        while queue:
-            u = queue.popleft()
-            for v in neighbours[u]:
-                if v not in dist:
-                    dist[v] = dist[u] + 1
-                    queue.append(v)
-        longest_hops = max(longest_hops, max(dist.values()))
-    longest_plan_m = (longest_hops + 1) * layout.cell_size_m
-    return int(math.ceil(STEP_CAP_FACTOR * longest_plan_m / (MAX_SPEED_M_S * dt_s)))
+# Episodes per evaluation batch whose executed positions are stored in the eval records.
+N_STORED_ROLLOUTS = 16
+OUTCOME_COLOURS = {"success": "tab:green", "collision": "tab:red", "timeout": "tab:orange"}
 
 
 # --------------------------------------------------------------------------------------
@@ -323,17 +107,12 @@ def sample_start_goal(
     min_separation_m: float = MIN_SEPARATION_M,
     clearance_m: float = START_CLEARANCE_M,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Start and goal uniform over the cell interiors shrunk by ``clearance_m`` from the
-    walls (so both lie in the GCS cover), at least ``min_separation_m`` apart."""
-    n_cells = layout.n_rows * layout.n_cols
+    """Start and goal from ``layout.sample_free_point`` (``clearance_m`` from the walls, so
+    both lie in the GCS cover), at least ``min_separation_m`` apart."""
     while True:
-        points = []
-        for _ in range(2):
-            cell = int(rng.integers(n_cells))
-            lo, hi = layout.cell_interior(cell // layout.n_cols, cell % layout.n_cols, clearance_m)
-            points.append(lo + rng.random(2) * (hi - lo))
-        if np.linalg.norm(points[1] - points[0]) >= min_separation_m:
-            return points[0], points[1]
+        start, goal = layout.sample_free_point(rng, clearance_m), layout.sample_free_point(rng, clearance_m)
+        if np.linalg.norm(goal - start) >= min_separation_m:
+            return start, goal
 
 
 def start_goal_for_seed(layout: Layout, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -463,15 +242,15 @@ class Maze2DEnv(gymnasium.Env):
     """One maze episode; see the module docstring. Reward 1 on success, else 0.
 
     Terminates on success or collision, truncates at ``max_steps`` (default:
-    ``default_max_steps(layout)``).
+    ``layout.max_steps(dt_s)``).
     """
 
     metadata = {"render_modes": []}
 
-    def __init__(self, layout: str | Path = "default", max_steps: int | None = None, dt_s: float = DT_S):
+    def __init__(self, layout: str | Path = DEFAULT_LAYOUT, max_steps: int | None = None, dt_s: float = DT_S):
         self.layout = load_layout(layout)
         self.dt_s = dt_s
-        self.max_steps = max_steps or default_max_steps(self.layout, dt_s)
+        self.max_steps = max_steps or self.layout.max_steps(dt_s)
         lo, hi = self.layout.bounds[:2].astype(np.float32), self.layout.bounds[2:].astype(np.float32)
         self.action_space = gymnasium.spaces.Box(lo, hi, dtype=np.float32)
         self.observation_space = gymnasium.spaces.Box(
@@ -519,10 +298,10 @@ class MazeTask:
     obs_dim = OBS_DIM
     action_dim = ACTION_DIM
 
-    def __init__(self, layout: str | Path = "default", max_steps: int | None = None, dt_s: float = DT_S):
+    def __init__(self, layout: str | Path = DEFAULT_LAYOUT, max_steps: int | None = None, dt_s: float = DT_S):
         self.layout = load_layout(layout)
         self.dt_s = dt_s
-        self.max_steps = max_steps or default_max_steps(self.layout, dt_s)
+        self.max_steps = max_steps or self.layout.max_steps(dt_s)
         self.reset(np.zeros(0, dtype=np.int64))
 
     def reset(self, seeds: np.ndarray) -> np.ndarray:
@@ -568,43 +347,54 @@ class MazeTask:
         return self._observations()
 
     def records(self) -> list[dict[str, Any]]:
+        """Per episode: outcome (success / collision / timeout) and metrics; the executed
+        positions (m, rounded to 0.1 mm) of the first ``N_STORED_ROLLOUTS`` of the batch,
+        so figures are drawn from stored records, never by re-running a policy."""
         records = []
         for i, seed in enumerate(self.seeds):
             executed = self.positions[i, : self.steps[i] + 1]
-            records.append(
-                {
-                    "seed": int(seed),
-                    "start": self.starts[i].tolist(),
-                    "goal": self.goals[i].tolist(),
-                    "success": bool(self.success[i]),
-                    "collision": bool(self.collision[i]),
-                    "steps": int(self.steps[i]),
-                    "path_length": path_length(executed),
-                    "accel_sq": average_squared_acceleration(executed, self.dt_s),
-                }
-            )
+            outcome = "success" if self.success[i] else "collision" if self.collision[i] else "timeout"
+            record = {
+                "seed": int(seed),
+                "start": self.starts[i].tolist(),
+                "goal": self.goals[i].tolist(),
+                "outcome": outcome,
+                "success": bool(self.success[i]),
+                "collision": bool(self.collision[i]),
+                "steps": int(self.steps[i]),
+                "path_length": path_length(executed),
+                "accel_sq": average_squared_acceleration(executed, self.dt_s),
+            }
+            if i < N_STORED_ROLLOUTS:
+                record["positions"] = np.round(executed, 4).tolist()
+            records.append(record)
         return records
 
-    def rollouts(self) -> dict[str, list[np.ndarray]]:
-        """Executed trajectories of the last batch, grouped by outcome (for figures)."""
-        groups: dict[str, list[np.ndarray]] = {"success": [], "failure": []}
-        for i in range(len(self.seeds)):
-            groups["success" if self.success[i] else "failure"].append(self.positions[i, : self.steps[i] + 1])
-        return {k: v for k, v in groups.items() if v}
+    @staticmethod
+    def plot_rollouts(records_by_label: dict[str, list[dict[str, Any]]], task_params: dict[str, Any],
+                      path: str | Path) -> Path:
+        """One panel per policy: its stored rollouts from the same test starts, coloured by outcome."""
+        layout = load_layout(task_params.get("layout", DEFAULT_LAYOUT))
+        panels = {}
+        for label, records in records_by_label.items():
+            stored = [r for r in records if "positions" in r]
+            counts = {o: sum(r["outcome"] == o for r in records) for o in OUTCOME_COLOURS}
+            title = f"{label}\n" + ", ".join(f"{o} {100 * n / max(len(records), 1):.1f} %" for o, n in counts.items())
+            panels[title] = [(np.asarray(r["positions"]), r["outcome"], np.asarray(r["goal"])) for r in stored]
+        return plot_outcome_panels(layout, panels, path)
 
     @staticmethod
-    def plot_rollouts(tasks_by_label: dict[str, "MazeTask"], path: str | Path) -> Path:
-        """One panel per policy: its rollouts from the same starts, by outcome."""
-        layout = next(iter(tasks_by_label.values())).layout
-        return plot_panels(layout, {label: task.rollouts() for label, task in tasks_by_label.items()}, path)
-
-    @staticmethod
-    def plot_datasets(datasets: dict[str, Any], path: str | Path, n_per_dataset: int = 5) -> Path:
-        """The first few demonstrations of each dataset (e.g. smooth GCS vs jagged RRT)."""
-        layout = load_layout(datasets[next(iter(datasets))].meta.get("env_params", {}).get("layout", "default"))
-        trajectories = {name: [positions_from_episode(ds.episode(i)) for i in range(min(n_per_dataset, ds.n_episodes))]
-                        for name, ds in datasets.items()}
-        return plot_panels(layout, {"demonstrations": trajectories}, path)
+    def plot_datasets(datasets: dict[str, Any], task_params: dict[str, Any], path: str | Path,
+                      n_per_dataset: int = 8) -> Path:
+        """The first few demonstrations of each dataset side by side (smooth GCS vs jagged RRT)."""
+        layout = load_layout(task_params.get("layout", DEFAULT_LAYOUT))
+        panels = {}
+        for name, ds in datasets.items():
+            trajectories = [positions_from_episode(ds.episode(i)) for i in range(min(n_per_dataset, ds.n_episodes))]
+            accel = np.mean([average_squared_acceleration(p, DT_S) for p in trajectories]) if trajectories else float("nan")
+            title = f"{name}: {ds.meta.get('generator', '')} ({ds.n_episodes} plans; shown: acc² {accel:.1f} m²/s⁴)"
+            panels[title] = {name: trajectories}
+        return plot_panels(layout, panels, path)
 
     def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
         """success_rate with its Wilson 95 % interval, collision_rate, and the mean / std of
@@ -629,29 +419,61 @@ class MazeTask:
 # --------------------------------------------------------------------------------------
 
 
-def draw_maze(ax, layout: Layout, trajectories_by_label: dict[str, Sequence[np.ndarray]], title: str) -> None:
-    """Walls and, per label, (T, 2) trajectories in one colour (start dot, end cross) on ``ax``."""
-    import matplotlib.pyplot as plt
+def draw_walls(ax, layout: Layout, title: str) -> None:
+    """Obstacles, bounds, metre axes and a title on ``ax``."""
     from matplotlib.patches import Rectangle
 
     for x0, y0, x1, y1 in layout.walls:
-        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, color="0.2", lw=0))
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, color="0.25", lw=0))
+    x0, y0, x1, y1 = layout.bounds
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="0.25", lw=1.0))
+    pad = layout.plot_margin_m
+    ax.set_xlim(x0 - pad, x1 + pad)
+    ax.set_ylim(y0 - pad, y1 + pad)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    ax.set_title(title, fontsize=9)
+
+
+def draw_maze(ax, layout: Layout, trajectories_by_label: dict[str, Sequence[np.ndarray]], title: str) -> None:
+    """Walls and, per label, (T, 2) trajectories in one colour (start dot, end cross) on ``ax``."""
+    import matplotlib.pyplot as plt
+
+    draw_walls(ax, layout, title)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, trajectories) in enumerate(trajectories_by_label.items()):
         colour = colours[i % len(colours)]
         for j, traj in enumerate(trajectories):
             traj = np.asarray(traj)
-            ax.plot(traj[:, 0], traj[:, 1], "-", color=colour, lw=1.2, alpha=0.85, label=label if j == 0 else None)
+            ax.plot(traj[:, 0], traj[:, 1], "-", color=colour, lw=1.0, alpha=0.85, label=label if j == 0 else None)
             ax.plot(*traj[0], "o", color=colour, ms=4)
             ax.plot(*traj[-1], "x", color=colour, ms=6)
-    x0, y0, x1, y1 = layout.bounds
-    pad = layout.wall_thickness_m
-    ax.set_xlim(x0 - pad, x1 + pad)
-    ax.set_ylim(y0 - pad, y1 + pad)
-    ax.set_aspect("equal")
-    ax.set_title(title, fontsize=9)
     if trajectories_by_label:
         ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
+
+
+def draw_outcomes(ax, layout: Layout, rollouts: Sequence[tuple[np.ndarray, str, np.ndarray]], title: str) -> None:
+    """Walls and rollouts (positions, outcome, goal) coloured by outcome, start (circle)
+    and goal (star) marked, with one legend entry per outcome."""
+    from matplotlib.lines import Line2D
+
+    draw_walls(ax, layout, title)
+    for positions, outcome, goal in rollouts:
+        colour = OUTCOME_COLOURS[outcome]
+        ax.plot(positions[:, 0], positions[:, 1], "-", color=colour, lw=1.0, alpha=0.85)
+        ax.plot(*positions[0], "o", color="k", ms=3.5)
+        ax.plot(*goal, "*", color=colour, mec="k", mew=0.5, ms=9)
+    handles = [Line2D([], [], color=c, lw=2, label=o) for o, c in OUTCOME_COLOURS.items()]
+    handles += [Line2D([], [], color="k", marker="o", ls="", ms=4, label="start"),
+                Line2D([], [], color="0.5", marker="*", mec="k", ls="", ms=9, label="goal")]
+    ax.legend(handles=handles, loc="upper right", fontsize=6.5, framealpha=0.9)
+
+
+def plot_outcome_panels(layout: Layout, panels: dict[str, Sequence[tuple[np.ndarray, str, np.ndarray]]],
+                        path: str | Path) -> Path:
+    """A grid of panels (title -> rollouts coloured by outcome), written atomically."""
+    return _save_panels(layout, panels, draw_outcomes, path)
 
 
 def plot_maze(
@@ -666,23 +488,35 @@ def plot_maze(
 
 def plot_panels(layout: Layout | str | Path, panels: dict[str, dict[str, Sequence[np.ndarray]]],
                 path: str | Path) -> Path:
-    """A row of maze panels (title -> trajectories by label), written with the Agg backend."""
+    """A grid of maze panels (title -> trajectories by label)."""
+    layout = layout if isinstance(layout, Layout) else load_layout(layout)
+    return _save_panels(layout, panels, lambda ax, lay, trajs, title: draw_maze(ax, lay, trajs, title or lay.version), path)
+
+
+def _save_panels(layout: Layout, panels: dict[str, Any], draw: Any, path: str | Path) -> Path:
+    """Draw each panel with ``draw(ax, layout, content, title)`` (Agg backend) and write the
+    figure atomically (PNG/PDF by suffix)."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    layout = layout if isinstance(layout, Layout) else load_layout(layout)
-    n = len(panels)
-    cols = min(n, 4)
+    from ambient_bench.data import atomic_write_bytes
+
+    n = max(len(panels), 1)
+    cols = min(n, 3)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 4.5 * rows), squeeze=False)
-    for ax, (title, trajectories) in zip(axes.flat, panels.items()):
-        draw_maze(ax, layout, trajectories, title or f"maze {layout.version}")
-    for ax in list(axes.flat)[n:]:
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.8 * rows), squeeze=False)
+    for ax, (title, content) in zip(axes.flat, panels.items()):
+        draw(ax, layout, content, title)
+    for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
+    fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight")
     plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
     return path

@@ -75,9 +75,12 @@ def test_rrt_is_a_pure_function_of_the_seed(rrt):
     start, goal = maze.start_goal_for_seed(LAYOUT, CORRUPT_SEEDS[0])
     from ambient_bench.datagen.maze_rrt import plan_rrt
 
-    path_a, _ = plan_rrt(LAYOUT, start, goal, seed=1)
-    path_b, _ = plan_rrt(LAYOUT, start, goal, seed=2)
+    path_a, _ = plan_rrt(LAYOUT, start, goal, 1, 0.1, 0.005, 0.1, 2.0)
+    path_b, _ = plan_rrt(LAYOUT, start, goal, 2, 0.1, 0.005, 0.1, 2.0)
     assert path_a.shape != path_b.shape or not np.array_equal(path_a, path_b)
+    # RRT steps are at most the range (the authors' 0.1 m): no long straight segments.
+    for path in (path_a, path_b):
+        assert np.linalg.norm(np.diff(path, axis=0), axis=1).max() <= 0.1 + 1e-9
 
 
 def test_rrt_data_is_much_less_smooth_than_gcs(gcs, rrt):
@@ -96,8 +99,8 @@ def test_generator_failures_are_counted_not_raised():
 
     assert maze.plan_episodes([1], LAYOUT, [0], raising)[1] == 1
 
-    def through_wall(*args):  # crosses the wall x = 1, 1 <= y <= 3
-        return np.array([[0.5, 2.0], [1.5, 2.0]]), "fake"
+    def through_wall(*args):  # crosses the box [0.5, 1, 1.5, 1.5]
+        return np.array([[0.2, 1.25], [1.0, 1.25]]), "fake"
 
     _, n_failed, stats = maze.plan_episodes([1], LAYOUT, [0], through_wall)
     assert n_failed == 1 and stats["failed_attempts"] == {"collides": 1}
@@ -120,3 +123,65 @@ def test_oracle_following_gcs_plans_succeeds():
     agg = task.aggregate(task.records())
     assert agg["success_rate"] == 1.0 and agg["collision_rate"] == 0.0
     assert agg["accel_sq_mean"] < 5.0
+
+
+def test_shared_tree_has_bounded_steps_and_every_path_follows_it():
+    from ambient_bench.datagen import maze_rrt
+
+    tree = maze_rrt.grow_tree("boxes", 0.1, 0.005, 0.1, 2000, 0)
+    root = np.flatnonzero(tree.parent < 0)
+    assert len(root) == 1 and len(tree.vertices_xy) > 500
+    child = np.flatnonzero(tree.parent >= 0)
+    steps = np.linalg.norm(tree.vertices_xy[child] - tree.vertices_xy[tree.parent[child]], axis=1)
+    assert steps.max() <= 0.1 + 1e-9  # every RRT extension is at most the range
+    grown = LAYOUT.walls + np.array([-1, -1, 1, 1]) * 0.1
+    assert not maze.segment_collides(tree.vertices_xy[child], tree.vertices_xy[tree.parent[child]], grown).any()
+    # A tree path between two vertices climbs to their common ancestor and back down.
+    a, b = int(child[10]), int(child[-10])
+    path = tree.path(a, b)
+    np.testing.assert_array_equal(path[0], tree.vertices_xy[a])
+    np.testing.assert_array_equal(path[-1], tree.vertices_xy[b])
+    assert np.linalg.norm(np.diff(path, axis=0), axis=1).max() <= 0.1 + 1e-9
+
+
+def test_per_plan_and_shared_trees_give_valid_distinct_data(rrt):
+    per_plan = GENERATORS.get("maze_rrt")(CORRUPT_SEEDS[:5], tree="per_plan")
+    assert_valid(per_plan, CORRUPT_SEEDS[:5])
+    shared = episode_bytes(rrt)
+    assert all(shared[e.seed] != (e.obs.tobytes(), e.action.tobytes()) for e in per_plan.episodes)
+    with pytest.raises(ValueError, match="tree="):
+        GENERATORS.get("maze_rrt")(CORRUPT_SEEDS[:1], tree="forest")
+
+
+def test_gcs_plans_keep_the_planning_clearance(gcs):
+    # The curve stays inside the free cover, 0.1 m (the authors' padding) from every obstacle.
+    grown = LAYOUT.walls + np.array([-1, -1, 1, 1]) * (0.1 - 1e-5)
+    for episode in gcs.episodes:
+        positions = maze.positions_from_episode(episode)
+        assert not maze.segment_collides(positions, positions, grown).any()
+
+
+def test_rrt_chunks_carry_more_high_frequency_power_than_gcs(gcs, rrt):
+    from ambient_bench.spectrum import action_chunks, high_frequency_share
+
+    share = {name: high_frequency_share(action_chunks([e.action for e in out.episodes], 16))
+             for name, out in (("gcs", gcs), ("rrt", rrt))}
+    assert share["rrt"] > 2 * share["gcs"]
+
+
+def test_policy_cutting_a_corner_collides():
+    # A scripted policy that walks straight at the goal at 1 m/s, from a start whose straight
+    # line to the goal crosses an obstacle: it must be stopped by a collision.
+    seeds = [s for s in split_seeds("test", 400)
+             if maze.segment_collides(*[p[None] for p in maze.start_goal_for_seed(LAYOUT, s)], LAYOUT.walls)[0]][:5]
+    assert len(seeds) == 5
+    task = maze.MazeTask()
+    obs = task.reset(np.array(seeds))
+    while not task.done.all():
+        here, goal = obs[~task.done, 6:8].astype(float), obs[~task.done, 8:10].astype(float)
+        step = goal - here
+        step *= np.minimum(1.0, 0.1 / np.maximum(np.linalg.norm(step, axis=1, keepdims=True), 1e-9))
+        obs = task.step(here[:, None] + step[:, None] * np.arange(1, 9)[None, :, None])
+    records = task.records()
+    assert all(r["outcome"] == "collision" for r in records)
+    assert all(len(r["positions"]) == r["steps"] + 1 for r in records)

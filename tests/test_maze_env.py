@@ -12,26 +12,10 @@ from ambient_bench.envs import maze
 from ambient_bench.registry import TASKS
 from ambient_bench.seeds import split_seeds
 
-LAYOUT = maze.load_layout()
+LAYOUT = maze.load_layout()  # the authors' box world
+CORRIDORS = maze.load_layout("corridors")
 # One vertical wall from (1, 0) to (1, 2), 0.1 thick.
 WALL = np.array([[0.95, 0.0, 1.05, 2.0]])
-
-
-def test_default_layout_is_the_stored_generated_maze(tmp_path):
-    regenerated = maze.generate_grid_maze(**maze.DEFAULT_LAYOUT_PARAMS)
-    assert regenerated.version == LAYOUT.version
-    np.testing.assert_array_equal(regenerated.walls, LAYOUT.walls)
-    assert LAYOUT.bounds.tolist() == [0.0, 0.0, 6.0, 6.0]
-    path = tmp_path / "copy.json"
-    path.write_text(json.dumps(LAYOUT.to_json()))
-    np.testing.assert_array_equal(maze.load_layout(path).walls, LAYOUT.walls)
-    with pytest.raises(FileNotFoundError, match="built-in layouts"):
-        maze.load_layout("no_such_layout")
-
-
-def test_maze_has_loops():
-    # A spanning tree of 36 cells has 35 passages; every extra one closes a loop.
-    assert len(LAYOUT.passages) == LAYOUT.n_rows * LAYOUT.n_cols - 1 + maze.DEFAULT_LAYOUT_PARAMS["extra_openings"]
 
 
 @pytest.mark.parametrize(
@@ -170,7 +154,7 @@ def test_task_steps_chunks_and_ends_mid_chunk():
 
 
 def test_wall_walker_is_caught():
-    task = maze.MazeTask()
+    task = maze.MazeTask(layout="corridors")
     seeds = split_seeds("test", 200)
     obs = task.reset(seeds)
     while not task.done.all():
@@ -186,11 +170,12 @@ def test_wall_walker_is_caught():
     for r in records:  # every success really had a clear line of sight
         if r["success"]:
             start, goal = np.array(r["start"]), np.array(r["goal"])
-            assert not maze.segment_collides(start[None], goal[None], LAYOUT.walls)[0]
+            assert not maze.segment_collides(start[None], goal[None], CORRIDORS.walls)[0]
             assert r["path_length"] == pytest.approx(np.linalg.norm(goal - start), abs=0.1)
 
 
-def test_default_max_steps_is_three_times_the_longest_plan():
-    cap = maze.default_max_steps(LAYOUT)
+def test_step_caps():
+    cap = CORRIDORS.max_steps(maze.DT_S)  # three times the longest corridor plan
     assert cap % 30 == 0 and 3 * 6 / 0.1 <= cap <= 3 * 36 / 0.1
-    assert math.isclose(maze.MazeTask().max_steps, cap)
+    assert math.isclose(maze.MazeTask(layout="corridors").max_steps, cap)
+    assert maze.MazeTask().max_steps == 300  # the authors' cap in their box world

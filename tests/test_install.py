@@ -39,7 +39,7 @@ def test_regular_install_maps_the_subpackages(tmp_path):
     assert origins["ambient_bench.envs"] == str(target / "ambient_bench" / "envs" / "__init__.py")
     assert (target / "ambient_bench" / "baselines" / "ambient.py").exists()
     assert (target / "ambient_bench" / "suites" / "maze.yaml").exists()
-    assert (target / "ambient_bench" / "envs" / "maze_layouts" / "default.json").exists()
+    assert (target / "ambient_bench" / "envs" / "maze_layouts" / "boxes.json").exists()
     assert not (target / "envs").exists() and not (target / "baselines").exists()
 
 

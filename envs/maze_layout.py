@@ -57,6 +57,12 @@ class Layout:
         return {"kind": self.kind, "version": self.version, "bounds": self.bounds.tolist(), "walls": self.walls.tolist()}
 
     @staticmethod
+    def common_fields(d: dict[str, Any]) -> dict[str, Any]:
+        """The fields every kind stores, parsed from its JSON."""
+        return {"version": str(d["version"]), "bounds": np.asarray(d["bounds"], dtype=float),
+                "walls": np.asarray(d["walls"], dtype=float).reshape(-1, 4)}
+
+    @staticmethod
     def from_json(d: dict[str, Any]) -> "Layout":
         kinds = {"grid": GridLayout, "boxes": BoxLayout}
         kind = d.get("kind", "grid")
@@ -118,12 +124,7 @@ class BoxLayout(Layout):
 
     @classmethod
     def from_fields(cls, d: dict[str, Any]) -> "BoxLayout":
-        return cls(
-            version=str(d["version"]),
-            bounds=np.asarray(d["bounds"], dtype=float),
-            walls=np.asarray(d["walls"], dtype=float).reshape(-1, 4),
-            step_cap=int(d["step_cap"]),
-        )
+        return cls(**cls.common_fields(d), step_cap=int(d["step_cap"]))
 
 
 def _subtract_intervals(span: tuple[float, float], cuts: np.ndarray) -> list[tuple[float, float]]:
@@ -231,9 +232,7 @@ class GridLayout(Layout):
     @classmethod
     def from_fields(cls, d: dict[str, Any]) -> "GridLayout":
         return cls(
-            version=str(d["version"]),
-            bounds=np.asarray(d["bounds"], dtype=float),
-            walls=np.asarray(d["walls"], dtype=float).reshape(-1, 4),
+            **cls.common_fields(d),
             n_rows=int(d["n_rows"]),
             n_cols=int(d["n_cols"]),
             cell_size_m=float(d["cell_size_m"]),

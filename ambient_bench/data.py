@@ -72,6 +72,15 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
+def file_sha256(path: Path) -> str:
+    """Digest of a file's bytes (e.g. a checkpoint: the identity an evaluation is keyed by)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def sha256_array(a: np.ndarray) -> str:
     a = np.ascontiguousarray(a)
     h = hashlib.sha256()

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .baseline import make_baseline
 from .config import EvalConfig, PolicyConfig, TrainConfig, config_hash, from_dict
 from .data import (
-    Dataset, atomic_write_json, finalize_dataset, is_complete, load_dataset, write_shard,
+    Dataset, atomic_write_json, file_sha256, finalize_dataset, is_complete, load_dataset, write_shard,
 )
 from .evaluate import evaluate
 from .policy import CheckpointError, load_checkpoint, policy_from_checkpoint
@@ -128,6 +128,7 @@ class TrainJob:
     seed: int
     config: dict[str, Any] = field(default_factory=dict)  # the resolved config, saved beside
     progress: bool = True
+    torch_threads: int = 1  # part of the run's key: the thread count can change the last bits
 
 
 _DATASETS: dict[str, Dataset] = {}
@@ -157,6 +158,7 @@ def run_train(job: TrainJob) -> Path:
     final = job.run_dir / "checkpoint.pt"
     if checkpoint_valid(final):
         return final
+    torch.set_num_threads(job.torch_threads)
     datasets = {name: cached_dataset(p) for name, p in job.datasets.items()}
     atomic_write_json(job.run_dir / "config.json", job.config)
     atomic_write_json(job.run_dir / "provenance.json",
@@ -181,45 +183,56 @@ class EvalJob:
     task_params: dict[str, Any]
     eval: dict[str, Any]
     progress: bool = True
+    torch_threads: int = 1
+    sampler_seed: int = 0
 
     @property
     def path(self) -> Path:
         return self.run_dir / f"eval-{self.split}.json"
 
     @property
-    def key(self) -> str:
-        """What the evaluation depends on besides the checkpoint: seeds, task, evaluator settings."""
-        return config_hash({"seeds": self.seeds, "task": self.task, "task_params": self.task_params,
-                            "eval": self.eval})
+    def checkpoint(self) -> Path:
+        return self.run_dir / "checkpoint.pt"
+
+    def key(self, checkpoint_sha256: str) -> str:
+        """Everything the evaluation depends on: the checkpoint's bytes, seeds, task, evaluator
+        settings, the sampler's seed and the thread count of its inference."""
+        return config_hash({"checkpoint_sha256": checkpoint_sha256, "seeds": self.seeds, "task": self.task,
+                            "task_params": self.task_params, "eval": self.eval, "sampler_seed": self.sampler_seed,
+                            "torch_threads": self.torch_threads})
 
 
 def read_eval(path: Path, key: str, n_trials: int) -> dict[str, Any] | None:
-    """An evaluation file if it is complete and made with the same settings, else None."""
+    """An evaluation file if it is well-formed, complete and made with the same key, else None
+    (a cache: anything else is recomputed, with one warning line naming the file)."""
     if not path.exists():
         return None
     try:
         result = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        log.warning("recomputing %s: the file is truncated", path)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        log.warning("recomputing %s: the file is not valid JSON (truncated?)", path)
         return None
-    if len(result.get("records", [])) != n_trials or "aggregate" not in result:
-        log.warning("recomputing %s: incomplete", path)
+    if not (isinstance(result, dict) and isinstance(result.get("records"), list)
+            and isinstance(result.get("aggregate"), dict) and len(result["records"]) == n_trials):
+        log.warning("recomputing %s: malformed or incomplete", path)
         return None
     if result.get("key") != key:
-        log.warning("recomputing %s: evaluation settings changed", path)
+        log.info("recomputing %s: the checkpoint or the evaluation settings changed", path)
         return None
     return result
 
 
 def run_eval(job: EvalJob) -> dict[str, Any]:
-    cached = read_eval(job.path, job.key, len(job.seeds))
+    key = job.key(file_sha256(job.checkpoint))
+    cached = read_eval(job.path, key, len(job.seeds))
     if cached is not None:
         return cached
-    policy = policy_from_checkpoint(load_checkpoint(job.run_dir / "checkpoint.pt"))
+    torch.set_num_threads(job.torch_threads)
+    policy = policy_from_checkpoint(load_checkpoint(job.checkpoint))
     task = TASKS.get(job.task)(**job.task_params)
     result = evaluate(policy, task, np.asarray(job.seeds), from_dict(EvalConfig, job.eval),
-                      sampler_seed=0, progress=job.progress)
-    result.update(split=job.split, n_trials=len(job.seeds), key=job.key)
+                      sampler_seed=job.sampler_seed, progress=job.progress)
+    result.update(split=job.split, n_trials=len(job.seeds), key=key)
     atomic_write_json(job.path, result)
     return result
 

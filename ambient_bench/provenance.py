@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
 import platform
 import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,26 @@ def git_state() -> dict[str, Any]:
         return {"git_sha": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
     except (OSError, subprocess.SubprocessError):
         return {"git_sha": "unknown", "git_dirty": None}
+
+
+SUITE_PACKAGES = ("ambient_bench.envs", "ambient_bench.datagen")
+
+
+@functools.lru_cache(maxsize=None)
+def suite_code_version(module_name: str) -> str:
+    """Digest of the source of a suite module (e.g. a generator's) and of the other suite
+    modules (envs, datagen) it imports from: data made by changed suite code gets a new key,
+    while edits to the core (training, reports) leave datasets alone."""
+    module = sys.modules[module_name]
+    names = {module_name}
+    for value in vars(module).values():
+        name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+        if isinstance(name, str) and name.startswith(SUITE_PACKAGES):
+            names.add(name)
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        digest.update(name.encode() + b"\0" + Path(sys.modules[name].__file__).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def machine() -> str:

@@ -19,8 +19,8 @@ import numpy as np
 from .baseline import make_baseline
 from .config import ConfigError, SuiteConfig, config_hash, deep_merge, from_dict, to_dict
 from .jobs import EvalJob, ShardJob, TrainJob, finalize, make_executor, run_eval, run_shard, run_train
-from .provenance import git_state
-from .registry import BASELINES
+from .provenance import git_state, suite_code_version
+from .registry import BASELINES, GENERATORS
 from .seeds import split_seeds
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,8 @@ class RunSpec:
 
 class Runner:
     def __init__(self, suite: SuiteConfig, preset: str, out: Path, workers: int = 1,
-                 entries: list[str] | None = None, progress: bool = True):
-        self.suite, self.preset, self.progress = suite, preset, progress
+                 entries: list[str] | None = None, progress: bool = True, torch_threads: int = 1):
+        self.suite, self.preset, self.progress, self.torch_threads = suite, preset, progress, torch_threads
         self.root = Path(out) / suite.name / preset
         self.executor = make_executor(workers, progress)
         self.entries = entries or list(suite.baselines)
@@ -89,8 +89,13 @@ class Runner:
             self.entry_suite(entry)
 
     def dataset_dir(self, suite: SuiteConfig, name: str) -> Path:
+        """Keyed by the dataset's spec (generator, params, sizes), the task it is for and the
+        generator's code version."""
         spec = suite.datasets[name]
-        return self.root / "data" / f"{name}-{config_hash(spec)}"
+        generator = GENERATORS.get(spec.generator)
+        key = {"spec": to_dict(spec), "task": suite.task, "task_params": suite.task_params,
+               "code": suite_code_version(generator.__module__)}
+        return self.root / "data" / f"{name}-{config_hash(key)}"
 
     def run_dir(self, run: RunSpec) -> Path:
         suite = self.entry_suite(run.entry)
@@ -101,6 +106,7 @@ class Runner:
             "policy": to_dict(suite.policy),
             "train": to_dict(suite.train),
             "seed": run.seed,
+            "torch_threads": self.torch_threads,
         }
         if BASELINES.get(key["baseline"]).requires_annotation == "classifier":
             from .annotate import classifier_key
@@ -150,7 +156,7 @@ class Runner:
                 datasets={n: str(self.dataset_dir(suite, n)) for n in suite.datasets},
                 baseline=self.baseline_name(run.entry), params=run.params_dict,
                 policy=to_dict(suite.policy), train=to_dict(suite.train), seed=run.seed,
-                config=resolved, progress=self.progress,
+                config=resolved, progress=self.progress, torch_threads=self.torch_threads,
             ))
         self.executor.map(run_train, jobs, "training runs")
 
@@ -161,7 +167,7 @@ class Runner:
         for run in runs:
             suite = self.entry_suite(run.entry)
             jobs.append(EvalJob(self.run_dir(run), split, seeds, suite.task, suite.task_params,
-                                to_dict(suite.eval), progress=self.progress))
+                                to_dict(suite.eval), progress=self.progress, torch_threads=self.torch_threads))
         results = self.executor.map(run_eval, jobs, f"{split} evaluations")
         return dict(zip(runs, results))
 

@@ -71,8 +71,49 @@ def test_second_invocation_does_no_work(smoke_run, monkeypatch):
 
     monkeypatch.setattr("ambient_bench.train.train", forbidden)
     monkeypatch.setattr(jobs, "evaluate", forbidden)
-    monkeypatch.setattr(jobs.GENERATORS, "get", forbidden)
+    monkeypatch.setattr(jobs, "write_shard", forbidden)
     Runner(smoke_run.suite, "smoke", smoke_run.root.parent.parent, progress=False).run()
+
+
+def test_swapped_checkpoints_are_both_re_evaluated(smoke_run, monkeypatch):
+    """An evaluation is keyed by its checkpoint's bytes: replacing a checkpoint (a retrain, new
+    code) re-evaluates it, and the evaluator is deterministic, so the swapped pair trade results."""
+    runs = [r for r in smoke_run.sweep_runs() if r.entry in ("clean_only", "corrupt_only")]
+    before = smoke_run.eval_runs(runs, "validation")
+    a, b = (smoke_run.run_dir(r) / "checkpoint.pt" for r in runs)
+
+    def swap():
+        tmp = a.with_name("swap.pt")
+        a.rename(tmp)
+        b.rename(a)
+        tmp.rename(b)
+
+    calls = []
+    real = jobs.evaluate
+    monkeypatch.setattr(jobs, "evaluate", lambda *args, **kw: calls.append(1) or real(*args, **kw))
+    swap()
+    try:
+        after = smoke_run.eval_runs(runs, "validation")
+    finally:
+        swap()
+    assert len(calls) == 2
+    assert after[runs[0]]["records"] == before[runs[1]]["records"]
+    assert after[runs[1]]["records"] == before[runs[0]]["records"]
+    assert after[runs[0]]["key"] != before[runs[0]]["key"]
+    restored = smoke_run.eval_runs(runs, "validation")
+    assert len(calls) == 4 and restored[runs[0]]["records"] == before[runs[0]]["records"]
+
+
+def test_dataset_key_covers_generator_code_and_task(smoke_run, monkeypatch):
+    import ambient_bench.runner as runner_module
+
+    suite = smoke_run.suite
+    before = smoke_run.dataset_dir(suite, "clean")
+    monkeypatch.setattr(runner_module, "suite_code_version", lambda module: "edited")
+    assert smoke_run.dataset_dir(suite, "clean") != before
+    monkeypatch.undo()
+    other_task = load_suite("maze", "smoke", ["task_params.max_steps=40"])
+    assert smoke_run.dataset_dir(other_task, "clean") != before
 
 
 def test_resume_after_kill_between_jobs_and_inside_writes(smoke_run):

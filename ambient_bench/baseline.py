@@ -14,13 +14,14 @@ level, (1, 0) none, (s, 0) ambient's high-noise band and (1, s) locality's low b
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
 import numpy as np
 import torch
 
-from .config import ConfigError
+from .config import ConfigError, coerce_value
 from .data import Dataset
 from .diffusion import NoiseSchedule
 from .registry import BASELINES
@@ -95,6 +96,12 @@ def make_baseline(name: str, params: dict[str, Any], key: str | None = None) -> 
     unknown = sorted(set(params) - fields)
     if unknown:
         raise ConfigError(f"unknown key {key}.{unknown[0]}; {name} takes: {', '.join(sorted(fields)) or 'nothing'}")
+    hints = typing.get_type_hints(cls)
+    for name, value in params.items():
+        try:
+            params = {**params, name: coerce_value(hints[name], value, f"{key}.{name}")}
+        except TypeError:  # a field type that configs cannot express; the class checks it
+            pass
     try:
         return cls(**params)
     except ConfigError as err:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import inspect
 import json
 import re
 import types
@@ -102,7 +103,8 @@ class EvalConfig:
     batch_size: int = 1000  # episodes stepped together
 
     def validate(self, key: str) -> None:
-        _check(self.n_test >= 1 and self.n_validation >= 1, f"{key}.n_test", "trial counts must be >= 1")
+        _check(self.n_test >= 1, f"{key}.n_test", f"{self.n_test} must be >= 1")
+        _check(self.n_validation >= 1, f"{key}.n_validation", f"{self.n_validation} must be >= 1")
         _check(self.sampler in ("ddim", "ddpm"), f"{key}.sampler", "must be 'ddim' or 'ddpm'")
         _check(self.inference_steps >= 1, f"{key}.inference_steps", "must be >= 1")
         _check(self.batch_size >= 1, f"{key}.batch_size", "must be >= 1")
@@ -190,7 +192,7 @@ def from_dict(cls: type, data: Any, key: str = "") -> Any:
         )
     kwargs = {}
     for name, value in data.items():
-        kwargs[name] = _coerce(hints[name], value, f"{key}.{name}" if key else name)
+        kwargs[name] = coerce_value(hints[name], value, f"{key}.{name}" if key else name)
     missing = [
         n for n, f in fields.items()
         if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
@@ -200,7 +202,7 @@ def from_dict(cls: type, data: Any, key: str = "") -> Any:
     return cls(**kwargs)
 
 
-def _coerce(tp: Any, value: Any, key: str) -> Any:
+def coerce_value(tp: Any, value: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, key)
@@ -210,20 +212,22 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         errors = []
         for option in typing.get_args(tp):
             try:
-                return _coerce(option, value, key)
+                return coerce_value(option, value, key)
             except ConfigError as err:
                 errors.append(str(err))
+            except TypeError:  # e.g. Path in `str | Path`: the other options decide
+                continue
         raise ConfigError(errors[0])
     if origin is list:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         (item,) = typing.get_args(tp)
-        return [_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [coerce_value(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         _, item = typing.get_args(tp)
-        return {k: _coerce(item, v, f"{key}.{k}") for k, v in value.items()}
+        return {k: coerce_value(item, v, f"{key}.{k}") for k, v in value.items()}
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
@@ -240,7 +244,31 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         if value is not None:
             raise ConfigError(f"{key}: expected null, got {value!r}")
         return None
-    raise ConfigError(f"{key}: unsupported type {tp}")
+    raise TypeError(f"{key}: type {tp} cannot be checked from a config")
+
+
+def check_call_params(fn: Any, params: dict[str, Any], key: str, n_supplied: int = 0) -> dict[str, Any]:
+    """Keyword arguments for ``fn`` (a function or class) checked against its signature: unknown
+    names, and values of the wrong type where the annotation says (``key.name`` in the error).
+    ``n_supplied`` leading parameters are the caller's (e.g. a generator's seeds). Returns the
+    values coerced (e.g. an int given for a float)."""
+    signature = inspect.signature(fn)
+    own = list(signature.parameters.items())[n_supplied:]
+    if any(p.kind is p.VAR_KEYWORD for _, p in own):
+        accepted = None  # forwards **params: the callee's own checks decide
+    else:
+        accepted = sorted(n for n, p in own if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    for name in params:
+        if accepted is not None and name not in accepted:
+            raise ConfigError(f"unknown key {key}.{name}; valid keys here: {', '.join(accepted)}")
+    hints = typing.get_type_hints(fn.__init__ if inspect.isclass(fn) else fn)
+    out = {}
+    for name, value in params.items():
+        try:
+            out[name] = coerce_value(hints[name], value, f"{key}.{name}") if name in hints else value
+        except TypeError:
+            out[name] = value
+    return out
 
 
 def to_dict(obj: Any) -> Any:
@@ -299,7 +327,14 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     parts = key.strip().split(".")
     if not all(parts):
         raise ConfigError(f"override {text!r} has an empty key part")
-    return parts, read_yaml(raw)
+    try:
+        return parts, read_yaml(raw)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {text!r}: the value is not valid YAML ({_one_line(err)})") from err
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
@@ -326,8 +361,17 @@ def load_suite(name_or_path: str, preset: str = "smoke", overrides: list[str] | 
             raise ConfigError(f"unknown suite {name_or_path!r}; valid suites: {', '.join(suite_names())}")
     elif not path.exists():
         raise ConfigError(f"suite file {path} does not exist")
-    raw = read_yaml(path.read_text())
+    try:
+        raw = read_yaml(path.read_text())
+    except OSError as err:
+        raise ConfigError(f"cannot read suite file {path}: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({_one_line(err)})") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a suite file must be a mapping of keys, got {type(raw).__name__}")
     presets = raw.pop("presets", {}) or {}
+    if not isinstance(presets, dict) or not all(isinstance(p, dict) or p is None for p in presets.values()):
+        raise ConfigError(f"{path}: presets must map each preset name to a mapping")
     if preset not in presets:
         raise ConfigError(f"unknown preset {preset!r} for suite {raw.get('name')}; valid presets: {', '.join(presets)}")
     data = deep_merge(raw, presets[preset] or {})

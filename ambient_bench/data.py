@@ -34,11 +34,17 @@ from .task import Episode
 SCHEMA_VERSION = 1
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+TEMP_SUFFIX = ".tmp"
 SHARD_ARRAYS = ("obs", "action", "episode_ends", "episode_seed", "episode_source")
 
 
 class DatasetError(RuntimeError):
-    """A dataset on disk is missing, corrupt, or of another schema."""
+    """A dataset on disk is missing, corrupt, or of another schema; ``directory`` is the
+    dataset to regenerate."""
+
+    def __init__(self, message: str, directory: Path | None = None):
+        super().__init__(message)
+        self.directory = directory
 
 
 # --------------------------------------------------------------------------------------
@@ -49,17 +55,30 @@ class DatasetError(RuntimeError):
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Write via a temp file in the same directory + rename, so readers never see half a file."""
     path = Path(path)
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; results are meant to be shared
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError as err:
-        raise OSError(err.errno, f"cannot write {path}: {err.strerror}") from err
+    except BaseException as err:  # a full disk, Ctrl-C: leave no temp file behind
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise OSError(err.errno, f"cannot write {path}: {err.strerror}") from err
+        raise
+
+
+def remove_temp_files(root: Path) -> list[Path]:
+    """Delete the temp files of atomic writes under ``root`` that a killed process left."""
+    found = sorted(Path(root).rglob(f".*{TEMP_SUFFIX}")) if Path(root).exists() else []
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -212,19 +231,27 @@ def is_complete(directory: Path) -> bool:
 
 
 def load_dataset(directory: Path) -> Dataset:
+    """Load and verify a dataset (schema, every checksum and shape); a ``DatasetError`` names
+    the damaged file and carries the dataset's directory."""
     directory = Path(directory)
+    try:
+        return _load_dataset(directory)
+    except DatasetError as err:
+        err.directory = err.directory or directory
+        raise
+
+
+def _load_dataset(directory: Path) -> Dataset:
     meta_path = directory / "meta.json"
     if not meta_path.exists():
-        raise DatasetError(f"{directory} is not a finished dataset (no meta.json); regenerate it")
+        raise DatasetError(f"{directory} is not a finished dataset (no meta.json)")
     try:
         meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as err:
-        raise DatasetError(f"{meta_path} is not valid JSON ({err}); regenerate the dataset") from err
-    if meta.get("schema_version") != SCHEMA_VERSION:
-        raise DatasetError(
-            f"{directory}: schema version {meta.get('schema_version')} but this code reads "
-            f"{SCHEMA_VERSION}; regenerate the dataset"
-        )
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{meta_path} is not valid JSON ({err})") from err
+    if not isinstance(meta, dict) or meta.get("schema_version") != SCHEMA_VERSION:
+        version = meta.get("schema_version") if isinstance(meta, dict) else None
+        raise DatasetError(f"{meta_path}: schema version {version} but this code reads {SCHEMA_VERSION}")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in SHARD_ARRAYS}
     offset = 0
     for shard in meta["shards"]:
@@ -235,7 +262,10 @@ def load_dataset(directory: Path) -> Dataset:
     cat = {k: np.concatenate(v) for k, v in parts.items()}
     ds = Dataset(directory, meta, **cat)
     for sidecar in sorted((directory / "annotations").glob("*.json")):
-        record = json.loads(sidecar.read_text())
+        try:
+            record = json.loads(sidecar.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DatasetError(f"{sidecar} is not valid JSON ({err})") from err
         ds.annotations[sidecar.stem] = _load_verified(sidecar.with_suffix(".npz"), record)
         for key, values in ds.annotations[sidecar.stem].items():
             if len(values) not in (ds.n_episodes, len(ds.obs)):
@@ -249,7 +279,7 @@ def _load_verified(path: Path, record: dict[str, Any]) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise DatasetError(f"cannot read {path} ({err}); the file is missing or truncated: regenerate it") from err
+        raise DatasetError(f"cannot read {path} ({err}); the file is missing or truncated") from err
     for key, digest in record["sha256"].items():
         if key not in arrays:
             raise DatasetError(f"{path}: array {key!r} is missing")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from concurrent.futures import ProcessPoolExecutor
+import multiprocessing
+import signal
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
@@ -44,30 +45,73 @@ class Executor(Protocol):
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any], desc: str) -> list[Any]: ...
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped a stage; finished jobs' outputs are kept (a re-run resumes)."""
+
+    def __init__(self, desc: str, n_done: int, n_jobs: int):
+        super().__init__(f"{desc}: {n_done} of {n_jobs} jobs finished")
+        self.desc, self.n_done, self.n_jobs = desc, n_done, n_jobs
+
+
 class InProcessExecutor:
     def __init__(self, progress: bool = True):
         self.progress = progress
 
     def map(self, fn, jobs, desc):
-        return [fn(job) for job in tqdm(jobs, desc=desc, leave=False, disable=not self.progress or len(jobs) <= 1)]
+        results = []
+        try:
+            for job in tqdm(jobs, desc=desc, leave=False, disable=not self.progress or len(jobs) <= 1):
+                results.append(fn(job))
+        except KeyboardInterrupt:
+            raise Interrupted(desc, len(results), len(jobs)) from None
+        return results
 
 
-def _init_worker(threads: int) -> None:
-    torch.set_num_threads(threads)
+def _init_worker() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them all, and die at once on SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Cancel queued jobs and end every worker process: SIGTERM, then SIGKILL after ``grace_s``."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    workers = multiprocessing.active_children()
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join(grace_s)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 class ProcessPoolJobExecutor:
-    """A local process pool; each worker gets an equal share of the cores for torch."""
+    """A local process pool. Jobs set their own torch thread count (part of their key), so
+    the worker count changes neither results nor cache keys."""
 
     def __init__(self, workers: int, progress: bool = True):
         self.workers, self.progress = workers, progress
-        self.threads = max(1, (os.cpu_count() or 1) // workers)
 
     def map(self, fn, jobs, desc):
         if len(jobs) <= 1:
             return InProcessExecutor(self.progress).map(fn, jobs, desc)
-        with ProcessPoolExecutor(self.workers, initializer=_init_worker, initargs=(self.threads,)) as pool:
-            return list(tqdm(pool.map(fn, jobs), total=len(jobs), desc=desc, leave=False, disable=not self.progress))
+        pool = ProcessPoolExecutor(min(self.workers, len(jobs)), initializer=_init_worker)
+        futures = [pool.submit(fn, job) for job in jobs]
+        n_done = 0
+        try:
+            for future in tqdm(as_completed(futures), total=len(jobs), desc=desc, leave=False,
+                               disable=not self.progress):
+                future.result()  # a failed job stops the stage now
+                n_done += 1
+        except KeyboardInterrupt:
+            stop_workers(pool)
+            raise Interrupted(desc, n_done, len(jobs)) from None
+        except BaseException:
+            stop_workers(pool)
+            raise
+        pool.shutdown()
+        return [f.result() for f in futures]
 
 
 def make_executor(workers: int, progress: bool = True) -> Executor:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .config import to_dict
+from .config import ConfigError, to_dict
 from .data import atomic_write_bytes, atomic_write_json, dataset_sha256
 from .provenance import provenance
 
@@ -25,26 +26,95 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+ID_COLUMNS = ["suite", "preset", "baseline", "params", "seed", "split", "n_trials", "selected", "run"]
+UNDEFINED = "–"  # how tables show a metric that is undefined (NaN), e.g. logic when nothing was placed
+
+
 def summary_frame(runner: "Runner", evals: dict[str, dict["RunSpec", dict[str, Any]]], chosen: dict[str, tuple]) -> pd.DataFrame:
     rows = []
     for split, results in evals.items():
         for run, result in results.items():
-            agg = result["aggregate"]
             rows.append({
+                **result["aggregate"],
                 "suite": runner.suite.name, "preset": runner.preset, "baseline": run.entry,
                 "params": run.params_label, "seed": run.seed, "split": split,
-                **agg, "n_trials": int(result["n_trials"]),
+                "n_trials": int(result["n_trials"]),
                 "selected": chosen.get(run.entry) == run.params,
                 "run": runner.run_dir(run).name,
             })
-    return pd.DataFrame(rows)
+    return ordered(pd.DataFrame(rows))
+
+
+def ordered(summary: pd.DataFrame) -> pd.DataFrame:
+    """Stable columns (identity first, then metrics by name) and rows (entry, split, params, seed)."""
+    metrics = sorted(c for c in summary.columns if c not in ID_COLUMNS)
+    summary = summary[ID_COLUMNS + metrics]
+    return summary.sort_values(["baseline", "split", "params", "seed"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------
+# Merging with the report already on disk (a run of a subset of the entries)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PreviousReport:
+    summary: pd.DataFrame
+    config: dict[str, Any]
+    selection: dict[str, dict[str, Any]]  # entry -> selected params
+
+
+def read_previous_report(root: Path) -> PreviousReport | None:
+    """The report a previous run left in ``root``, or None; a damaged one is a ConfigError
+    naming the file (checked before any work, so a run never ends on it)."""
+    paths = [root / name for name in ("summary.csv", "config.json", "selection.json")]
+    if not all(p.exists() for p in paths):  # none yet, or an older layout without selection.json
+        return None
+    try:
+        summary = pd.read_csv(paths[0])
+        config = json.loads(paths[1].read_text())
+        selection = json.loads(paths[2].read_text())
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise ConfigError(f"{paths[0].parent}: the previous report cannot be read ({' '.join(str(err).split())}); "
+                          f"remove it to rebuild it from this run: rm {' '.join(map(str, paths))}") from None
+    missing = [c for c in ID_COLUMNS if c not in summary.columns]
+    if missing or not isinstance(config, dict) or not isinstance(selection, dict):
+        raise ConfigError(f"{paths[0]}: malformed previous report (missing columns: {', '.join(missing) or 'none'}); "
+                          f"remove it to rebuild it from this run: rm {' '.join(map(str, paths))}")
+    return PreviousReport(summary, config, selection)
+
+
+def without_entries(config: dict[str, Any], entries: list[str]) -> dict[str, Any]:
+    return {**config, "baselines": {k: v for k, v in config.get("baselines", {}).items() if k not in entries}}
+
+
+def merge_previous(runner: "Runner", summary: pd.DataFrame, selection: dict[str, dict[str, Any]]):
+    """Keep the other entries' rows and selections from the report on disk, if it was made
+    with the same config (apart from the entries re-run now); otherwise replace it."""
+    previous = read_previous_report(runner.root)
+    if previous is None:
+        return summary, selection
+    current = json.loads(json.dumps(to_dict(runner.suite), default=str))
+    if without_entries(previous.config, runner.entries) != without_entries(current, runner.entries):
+        log.warning("%s was made with another config; rewriting it with this run's entries only",
+                    runner.root / "summary.csv")
+        return summary, selection
+    kept = previous.summary[~previous.summary.baseline.isin(runner.entries)]
+    selection = {**{k: v for k, v in previous.selection.items() if k not in runner.entries}, **selection}
+    return ordered(pd.concat([kept, summary], ignore_index=True)), selection
 
 
 def mean_std(values: pd.Series, scale: float) -> str:
     v = values.dropna().to_numpy(dtype=float) * scale
     if len(v) == 0:
-        return "n/a"
+        return UNDEFINED
     return f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.1f}"
+
+
+def report_entries(runner: "Runner", summary: pd.DataFrame) -> list[str]:
+    """Entries with rows, in the suite's order (then any others, e.g. plug-ins, by name)."""
+    present = set(summary.baseline)
+    return [e for e in runner.suite.baselines if e in present] + sorted(present - set(runner.suite.baselines))
 
 
 def table_markdown(runner: "Runner", summary: pd.DataFrame) -> str:
@@ -66,11 +136,11 @@ def table_markdown(runner: "Runner", summary: pd.DataFrame) -> str:
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
-    for entry in runner.entries:
+    for entry in report_entries(runner, summary):
         rows = test[test.baseline == entry]
         if rows.empty:
             continue
-        ours = [mean_std(rows[m], 100.0 if m in percent else 1.0) if m in rows else "n/a" for m in metrics]
+        ours = [mean_std(rows[m], 100.0 if m in percent else 1.0) if m in rows else UNDEFINED for m in metrics]
         paper = suite.paper.get(entry, {})
         theirs = [_paper_value(paper.get(m), m in percent) for m in metrics]
         lines.append("| " + " | ".join([entry, rows.params.iloc[0], str(rows.seed.nunique()),
@@ -96,8 +166,8 @@ def classifier_lines(runner: "Runner", summary: pd.DataFrame) -> list[str]:
             f"{g['bucket']['sigma_min_mean']:.3f}; per datapoint median {g['datapoint']['sigma_min_median']:.3f} "
             f"({g['datapoint']['n_never_crossed']} samples never crossed)"
         )
-    for entry in runner.entries:
-        if runner.baseline_name(entry) != "ambient":
+    for entry in report_entries(runner, summary):
+        if entry not in runner.suite.baselines or runner.baseline_name(entry) != "ambient":
             continue
         picked = summary[(summary.baseline == entry) & summary.selected & (summary.split == "test")]
         if not picked.empty:
@@ -107,7 +177,7 @@ def classifier_lines(runner: "Runner", summary: pd.DataFrame) -> list[str]:
 
 def _paper_value(value: Any, percent: bool) -> str:
     if value is None:
-        return "–"
+        return UNDEFINED
     if isinstance(value, (int, float)):
         return f"{value * 100:.1f}" if percent and value <= 1.0 else f"{value}"
     return str(value)
@@ -155,8 +225,8 @@ def plot_pareto(runner: "Runner", summary: pd.DataFrame, path: Path) -> None:
     ax.scatter(points[cfg.pareto_x][all_front], points[cfg.pareto_y][all_front], s=200, facecolors="none",
                edgecolors="k", label="non-dominated")
     for _, row in points.iterrows():
-        if row.params != "-":
-            ax.annotate(row.params.split("=")[-1], (row[cfg.pareto_x], row[cfg.pareto_y]), fontsize=7,
+        if row.params != "-":  # every hyper-parameter, e.g. sigma_max=0.9,sigma_min=0.2
+            ax.annotate(row.params, (row[cfg.pareto_x], row[cfg.pareto_y]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
     better = "lower" if cfg.pareto_x_better == "lower" else "higher"
     ax.set_title(f"{runner.suite.name} / {runner.preset}: test mean per configuration ({better} {cfg.pareto_x} is better)")
@@ -173,15 +243,19 @@ def save_figure(fig, path: Path) -> None:
 
 
 def write_report(runner: "Runner", validation, test, chosen) -> None:
+    """Write the report of this run's entries merged with the other entries' rows on disk."""
     root = runner.root
     summary = summary_frame(runner, {"validation": validation, "test": test}, chosen)
-    atomic_write_bytes(root / "summary.csv", summary.to_csv(index=False).encode())
+    selection = {entry: dict(point) for entry, point in chosen.items()}
+    summary, selection = merge_previous(runner, summary, selection)
+    atomic_write_bytes(root / "summary.csv", summary.to_csv(index=False, na_rep="NaN").encode())
     atomic_write_bytes(root / "table.md", table_markdown(runner, summary).encode())
     plot_pareto(runner, summary, root / "pareto.png")
-    plot_rollouts(runner, chosen, root / "rollouts.png")
+    plot_rollouts(runner, selection, root / "rollouts.png")
     plot_datasets(runner, root / "datasets.png")
-    plot_spectrum(runner, chosen, root / "spectrum.png")
+    plot_spectrum(runner, selection, root / "spectrum.png")
     render_scene(runner, root / "scene.png")
+    atomic_write_json(root / "selection.json", selection)
     atomic_write_json(root / "config.json", to_dict(runner.suite))
     datasets = {p.name: dataset_sha256(json.loads((p / "meta.json").read_text()))
                 for p in sorted((root / "data").glob("*")) if (p / "meta.json").exists()}
@@ -210,7 +284,7 @@ def plot_datasets(runner: "Runner", path: Path) -> None:
         task_cls.plot_datasets(datasets, runner.suite.task_params, path)
 
 
-def plot_spectrum(runner: "Runner", chosen: dict[str, tuple], path: Path, max_chunks: int = 20000) -> None:
+def plot_spectrum(runner: "Runner", selection: dict[str, dict[str, Any]], path: Path, max_chunks: int = 20000) -> None:
     """Power spectral density of each dataset's action chunks (in the policy's normalised
     units) with the noise floor of every sigma_min that an ambient-style baseline was run
     at: frequencies under a floor are buried by noise of that level (``spectrum``)."""
@@ -237,7 +311,7 @@ def plot_spectrum(runner: "Runner", chosen: dict[str, tuple], path: Path, max_ch
         ax.semilogy(freqs, power, "o-", ms=3, label=f"{name} ({len(episodes)} episodes)")
     sigmas = sorted({float(v) for entry in runner.suite.baselines.values()
                      for v in entry.grid.get("sigma_min", []) if float(v) < 1})
-    selected = {float(dict(point)["sigma_min"]) for point in chosen.values() if "sigma_min" in dict(point)}
+    selected = {float(params["sigma_min"]) for params in selection.values() if "sigma_min" in params}
     for sigma in sigmas:
         ax.axhline(noise_floor(sigma, horizon), color="k", lw=1.4 if sigma in selected else 0.7,
                    ls="-" if sigma in selected else ":",
@@ -254,7 +328,7 @@ def plot_spectrum(runner: "Runner", chosen: dict[str, tuple], path: Path, max_ch
     atomic_write_bytes(path, buf.getvalue())
 
 
-def plot_rollouts(runner: "Runner", chosen: dict[str, tuple], path: Path) -> None:
+def plot_rollouts(runner: "Runner", selection: dict[str, dict[str, Any]], path: Path) -> None:
     """Stored test rollouts of each selected policy (training seed 0), if the task draws them:
     read from the evaluation records, so the report never runs a policy."""
     from .registry import TASKS
@@ -263,6 +337,8 @@ def plot_rollouts(runner: "Runner", chosen: dict[str, tuple], path: Path) -> Non
     task_cls = TASKS.get(runner.suite.task)
     if not hasattr(task_cls, "plot_rollouts"):
         return
-    records = {entry: json.loads((runner.run_dir(RunSpec(entry, point, 0)) / "eval-test.json").read_text())["records"]
-               for entry, point in chosen.items()}
+    records = {entry: json.loads((runner.run_dir(RunSpec(entry, tuple(sorted(params.items())), 0))
+                                  / "eval-test.json").read_text())["records"]
+               for entry, params in selection.items()
+               if entry in runner.suite.baselines}  # not a plug-in entry of an earlier run that this suite lacks
     task_cls.plot_rollouts(records, runner.suite.task_params, path)

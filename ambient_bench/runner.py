@@ -8,6 +8,7 @@ show the whole sweep) but never used to choose anything.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from dataclasses import dataclass
@@ -16,12 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from .baseline import make_baseline
-from .config import ConfigError, SuiteConfig, config_hash, deep_merge, from_dict, to_dict
-from .jobs import EvalJob, ShardJob, TrainJob, finalize, make_executor, run_eval, run_shard, run_train
+from .config import BaselineSpec, ConfigError, SuiteConfig, config_hash, deep_merge, from_dict, to_dict
+from .data import load_dataset
+from .jobs import (
+    EvalJob, ShardJob, TrainJob, finalize, make_executor, run_eval, run_shard, run_train,
+)
 from .provenance import git_state, suite_code_version
 from .registry import BASELINES, GENERATORS
 from .seeds import split_seeds
+from .validation import validate_run
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +57,16 @@ class Runner:
         self.executor = make_executor(workers, progress)
         self.entries = entries or list(suite.baselines)
         for name in self.entries:
-            if name not in suite.baselines:
-                raise ConfigError(f"unknown baseline {name!r} for suite {suite.name}; "
-                                  f"valid: {', '.join(suite.baselines)}")
-        self._validate_entries()
+            if name in suite.baselines:
+                continue
+            if name not in BASELINES.names():
+                raise ConfigError(f"--baselines: unknown entry {name!r} for suite {suite.name}; valid: "
+                                  f"{', '.join(suite.baselines)} (or any registered baseline: "
+                                  f"{', '.join(BASELINES.names())})")
+            # A registered baseline the suite does not list (e.g. a plug-in) runs with its
+            # defaults; its grid can be set with --set baselines.<name>.grid.<param>=[...].
+            self.suite = suite = dataclasses.replace(suite, baselines={**suite.baselines, name: BaselineSpec()})
+        validate_run(self)
         git_state()  # pin the code version this process reports, before any job runs
 
     # ----------------------------------------------------------------------------- plan
@@ -80,13 +90,6 @@ class Runner:
             params = {**spec.params, **dict(zip(keys, values))}
             points.append(tuple(sorted(params.items())))
         return points
-
-    def _validate_entries(self) -> None:
-        for entry in self.entries:
-            BASELINES.get(self.baseline_name(entry))
-            for point in self.grid_points(entry):
-                make_baseline(self.baseline_name(entry), dict(point), key=f"baselines.{entry}")
-            self.entry_suite(entry)
 
     def dataset_dir(self, suite: SuiteConfig, name: str) -> Path:
         """Keyed by the dataset's spec (generator, params, sizes), the task it is for and the
@@ -143,6 +146,8 @@ class Runner:
                 "generator": spec.generator, "params": spec.params, "source": spec.source,
                 "seeds": {"split": f"datagen_{spec.source}", "start": 0, "count": spec.n_episodes},
             })
+        for directory in wanted:  # damage is found here, before anything downstream is rewritten
+            load_dataset(directory)
         log.info("datasets ready: %s", ", ".join(d.name for d in wanted))
 
     def train_runs(self, runs: list[RunSpec]) -> None:
@@ -179,7 +184,8 @@ class Runner:
             scores = []
             for point in self.grid_points(entry):
                 aggs = [r["aggregate"] for run, r in validation.items() if run.entry == entry and run.params == point]
-                main = float(np.mean([a[metric] for a in aggs]))
+                values = np.array([a.get(metric, np.nan) for a in aggs], dtype=float)
+                main = -np.inf if np.isnan(values).all() else float(np.nanmean(values))  # undefined: worst
                 ties = [a.get(tiebreak, np.nan) for a in aggs] if tiebreak else [0.0]
                 tie = np.inf if np.all(np.isnan(ties)) else float(np.nanmean(ties))
                 scores.append((-main, tie, point))

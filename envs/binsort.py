@@ -207,7 +207,7 @@ def sorting_rates(n_placed: int, n_correct: int, n_blocks: int) -> dict[str, flo
     """Block-level rates with Wilson intervals.
 
     motion = placed / all,  logic = correct / placed,  success = correct / all = motion × logic.
-    (logic is 0 with interval [0, 1] when nothing was placed.)
+    A rate over nothing (logic when no block was placed) is undefined: NaN, interval [0, 1].
     """
     out: dict[str, float] = {}
     for name, k, n in (
@@ -216,7 +216,7 @@ def sorting_rates(n_placed: int, n_correct: int, n_blocks: int) -> dict[str, flo
         ("success", n_correct, n_blocks),
     ):
         lo, hi = wilson_interval(k, n)
-        out.update({f"{name}_rate": k / n if n else 0.0, f"{name}_rate_lo": lo, f"{name}_rate_hi": hi})
+        out.update({f"{name}_rate": k / n if n else float("nan"), f"{name}_rate_lo": lo, f"{name}_rate_hi": hi})
     return out
 
 
@@ -447,6 +447,8 @@ class BinSortTask:
                  rule: str = "red_left", threads: int | None = None):
         if rule not in RULES:
             raise ValueError(f"unknown rule {rule!r}; valid: {', '.join(RULES)}")
+        if n_blocks < 1 or (max_steps is not None and max_steps < 1):
+            raise ValueError(f"n_blocks={n_blocks} and max_steps={max_steps} must be >= 1")
         self.n_blocks, self.max_steps = n_blocks, max_steps or default_max_steps(n_blocks)
         self.task_conditioning, self.rule, self.threads = task_conditioning, rule, threads
         self.obs_dim = obs_dim(n_blocks, task_conditioning)

@@ -299,6 +299,8 @@ class MazeTask:
     action_dim = ACTION_DIM
 
     def __init__(self, layout: str | Path = DEFAULT_LAYOUT, max_steps: int | None = None, dt_s: float = DT_S):
+        if (max_steps is not None and max_steps < 1) or dt_s <= 0:
+            raise ValueError(f"max_steps={max_steps} must be >= 1 (or null) and dt_s={dt_s} > 0")
         self.layout = load_layout(layout)
         self.dt_s = dt_s
         self.max_steps = max_steps or self.layout.max_steps(dt_s)

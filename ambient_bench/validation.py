@@ -1,0 +1,100 @@
+"""One validation pass over everything a run will use, before any work starts.
+
+Loading a suite already checks keys, types and ranges of its sections (``config.py``).
+This pass checks what needs the registries: generator names and parameters, the task and
+its parameters, metric names (selection, tie-break, table, Pareto axes) against the
+metrics the task reports, baseline names and every grid point, the classifier settings.
+The first problem is a ``ConfigError`` naming the key, the bad value and the valid choices.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .baseline import make_baseline
+from .classifier import ClassifierConfig
+from .config import ConfigError, SuiteConfig, check_call_params, from_dict
+from .registry import BASELINES, GENERATORS, TASKS, UnknownNameError
+from .report import read_previous_report
+
+if TYPE_CHECKING:
+    from .runner import Runner
+
+# What a task or generator raises for a bad parameter value when it is built.
+PARAM_ERRORS = (ValueError, TypeError, KeyError, OSError)
+
+
+def validate_run(runner: "Runner") -> None:
+    suite = runner.suite
+    metrics = check_task(suite, "")
+    check_metrics(suite, metrics)
+    from_dict(ClassifierConfig, suite.classifier, "classifier")
+    for i, entry in enumerate(suite.report.pareto_sweeps):
+        if entry not in suite.baselines:
+            raise ConfigError(f"report.pareto_sweeps[{i}]: {entry!r} is not an entry of the suite; "
+                              f"valid: {', '.join(suite.baselines)}")
+    read_previous_report(runner.root)  # a damaged report on disk would stop the run at its end
+    checked: list[SuiteConfig] = []
+    for entry in runner.entries:
+        check_entry(runner, entry)
+        variant = runner.entry_suite(entry)
+        if variant in checked:
+            continue
+        checked.append(variant)
+        prefix = f"baselines.{entry}.suite_overrides." if variant is not suite else ""
+        if variant is not suite:
+            check_task(variant, prefix)
+        for name in variant.datasets:
+            check_generator(variant, name, prefix)
+
+
+def check_task(suite: SuiteConfig, prefix: str) -> list[str]:
+    """Builds the task with its parameters; returns the metric names it reports."""
+    try:
+        task_cls = TASKS.get(suite.task)
+    except UnknownNameError as err:
+        raise ConfigError(f"{prefix}task: {err}") from None
+    params = check_call_params(task_cls, suite.task_params, f"{prefix}task_params")
+    try:
+        task = task_cls(**params)
+    except PARAM_ERRORS as err:
+        raise ConfigError(f"{prefix}task_params: {err}") from None
+    return sorted(task.aggregate([]))
+
+
+def check_metrics(suite: SuiteConfig, metrics: list[str]) -> None:
+    named = [("selection_metric", suite.selection_metric), ("report.pareto_x", suite.report.pareto_x),
+             ("report.pareto_y", suite.report.pareto_y)]
+    named += [(f"report.metrics[{i}]", m) for i, m in enumerate(suite.report.metrics)]
+    if suite.tiebreak_metric:
+        named.append(("tiebreak_metric", suite.tiebreak_metric))
+    for key, value in named:
+        if value not in metrics:
+            raise ConfigError(f"{key}: unknown metric {value!r} for task {suite.task}; valid: {', '.join(metrics)}")
+
+
+def check_entry(runner: "Runner", entry: str) -> None:
+    spec = runner.suite.baselines[entry]
+    key = f"baselines.{entry}.baseline" if spec.baseline else f"baselines.{entry}"
+    try:
+        BASELINES.get(runner.baseline_name(entry))
+    except UnknownNameError as err:
+        raise ConfigError(f"{key}: {err}") from None
+    for point in runner.grid_points(entry):
+        make_baseline(runner.baseline_name(entry), dict(point), key=f"baselines.{entry}")
+
+
+def check_generator(suite: SuiteConfig, name: str, prefix: str) -> None:
+    """Generator name and parameters; the generator is called with no seeds, which checks
+    what it checks up front (e.g. a maze layout) without generating anything."""
+    spec = suite.datasets[name]
+    key = f"{prefix}datasets.{name}"
+    try:
+        generate = GENERATORS.get(spec.generator)
+    except UnknownNameError as err:
+        raise ConfigError(f"{key}.generator: {err}") from None
+    params = check_call_params(generate, spec.params, f"{key}.params", n_supplied=1)
+    try:
+        generate([], **params)
+    except PARAM_ERRORS as err:
+        raise ConfigError(f"{key}.params: {err}") from None

@@ -1,0 +1,98 @@
+"""The command line's contract for bad input: one line naming the key, the bad value and the
+valid choices, exit code 2, no traceback, nothing written; -v adds the traceback."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ambient_bench.run import main
+
+SMOKE = ["--suite", "maze", "--preset", "smoke", "--workers", "1", "--no-progress"]
+
+BAD_INPUTS = [
+    # (extra arguments, text the one line must contain)
+    (["--suite", "mase"], "valid suites: binsort, maze"),
+    (["--suite", "nowhere/maze.yaml"], "nowhere/maze.yaml does not exist"),
+    (["--preset", "huge"], "valid presets: smoke, quick, paper"),
+    (["--baselines", "clean_only,ambiant"], "'ambiant'"),
+    (["--stage", "bogus"], "invalid choice: 'bogus'"),
+    (["--workers", "0"], "--workers: 0 must be >= 1"),
+    (["--threads", "two"], "--threads: 'two' is not an integer"),
+    (["--set", "train.stepz=3"], "unknown key train.stepz; valid keys here: batch_size"),
+    (["--set", "train.lr=fast"], "train.lr: expected a number, got 'fast'"),
+    (["--set", "train.steps=1.5"], "train.steps: expected an integer, got 1.5"),
+    (["--set", "train.lr=[1,"], "override 'train.lr=[1,': the value is not valid YAML"),
+    (["--set", "eval.n_validation=0"], "eval.n_validation: 0 must be >= 1"),
+    (["--set", "eval.sampler=euler"], "eval.sampler: must be 'ddim' or 'ddpm'"),
+    (["--set", "classifier.stepz=3"], "unknown key classifier.stepz"),
+    (["--set", "classifier.tau=high"], "classifier.tau: expected a number, got 'high'"),
+    (["--set", "task_params.max_steps=-1"], "task_params: max_steps=-1 must be >= 1"),
+    (["--set", "task_params.max_steps=many"], "task_params.max_steps: expected an integer, got 'many'"),
+    (["--set", "task_params.layout=nowhere"], "maze layout 'nowhere' not found; built-in layouts"),
+    (["--set", "task_params.colour=red"], "unknown key task_params.colour; valid keys here: dt_s, layout, max_steps"),
+    (["--set", "task=mazes"], "task: unknown task 'mazes'; valid names: binsort, maze"),
+    (["--set", "datasets.clean.generator=maze_gsc"], "datasets.clean.generator: unknown generator 'maze_gsc'"),
+    (["--set", "datasets.clean.params.bogus=1"], "unknown key datasets.clean.params.bogus; valid keys here: dt_s"),
+    (["--set", "datasets.corrupt.params.speed_m_s=9"], "datasets.corrupt.params: speed_m_s=9"),
+    (["--set", "selection_metric=sucess_rate"], "selection_metric: unknown metric 'sucess_rate' for task maze; valid:"),
+    (["--set", "tiebreak_metric=accel"], "tiebreak_metric: unknown metric 'accel'"),
+    (["--set", "report.pareto_x=acc"], "report.pareto_x: unknown metric 'acc'"),
+    (["--set", "report.metrics=[success_rate, foo]"], "report.metrics[1]: unknown metric 'foo'"),
+    (["--set", "report.pareto_sweeps=[nobody]"], "report.pareto_sweeps[0]: 'nobody' is not an entry"),
+    (["--set", "report.pareto_x_better=up"], "report.pareto_x_better: must be 'higher' or 'lower'"),
+    (["--set", "baselines.ambient.grid.sigma_min=[a, b]"], "baselines.ambient.sigma_min: expected a number, got 'a'"),
+    (["--set", "baselines.ambient.grid.sigma_min=[0.1, 1.0]"], "baselines.ambient.sigma_min: 1.0 must be in [0, 1)"),
+    (["--set", "baselines.ambient.grid.sigma_min=[]"], "baselines.ambient.grid.sigma_min: must be a non-empty list"),
+    (["--set", "baselines.cotrain.baseline=cotrian"], "baselines.cotrain.baseline: unknown baseline 'cotrian'"),
+]
+
+
+def run_cli(argv: list[str]) -> int:
+    """``main`` as the shell sees it: argparse's errors exit through SystemExit."""
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+
+
+@pytest.mark.parametrize("extra,message", BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(extra, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = run_cli(SMOKE + ["--out", str(out)] + extra)
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and message in lines[0], lines[0]
+    assert not out.exists()
+
+
+def test_yaml_syntax_error_and_non_mapping_suite_files(tmp_path, capsys):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: maze\ntask: [maze\n")
+    listed = tmp_path / "listed.yaml"
+    listed.write_text("- maze\n")
+    assert main(["--suite", str(broken), "--out", str(tmp_path / "out")]) == 2
+    assert main(["--suite", str(listed), "--out", str(tmp_path / "out")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    assert "broken.yaml: not valid YAML (" in lines[0] and "line 2" in lines[0]
+    assert "listed.yaml: a suite file must be a mapping" in lines[1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_verbose_adds_the_traceback(tmp_path, capsys):
+    assert main(SMOKE + ["--out", str(tmp_path), "-v", "--set", "selection_metric=x"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("error: selection_metric")
+
+
+def test_list_into_a_closed_pipe_exits_quietly():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written, as with `| head` done early
+    proc = subprocess.run([sys.executable, "-m", "ambient_bench.run", "--list"], stdout=write_end,
+                          stderr=subprocess.PIPE, text=True)
+    os.close(write_end)
+    assert proc.stderr == "" and proc.returncode == 141

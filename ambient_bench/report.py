@@ -64,24 +64,38 @@ class PreviousReport:
     selection: dict[str, dict[str, Any]]  # entry -> selected params
 
 
+def read_summary(path: Path) -> pd.DataFrame:
+    """A summary.csv on disk; an unreadable or malformed one is a ConfigError naming the file."""
+    try:
+        summary = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise ConfigError(f"{path} cannot be read ({' '.join(str(err).split())})") from None
+    missing = [c for c in ID_COLUMNS if c not in summary.columns]
+    if missing:
+        raise ConfigError(f"{path} is malformed: no column {', '.join(missing)}")
+    return summary
+
+
 def read_previous_report(root: Path) -> PreviousReport | None:
     """The report a previous run left in ``root``, or None; a damaged one is a ConfigError
     naming the file (checked before any work, so a run never ends on it)."""
     paths = [root / name for name in ("summary.csv", "config.json", "selection.json")]
     if not all(p.exists() for p in paths):  # none yet, or an older layout without selection.json
         return None
+    remedy = f"; remove it to rebuild the report from this run: rm {' '.join(map(str, paths))}"
     try:
-        summary = pd.read_csv(paths[0])
-        config = json.loads(paths[1].read_text())
-        selection = json.loads(paths[2].read_text())
-    except (OSError, ValueError, pd.errors.ParserError) as err:
-        raise ConfigError(f"{paths[0].parent}: the previous report cannot be read ({' '.join(str(err).split())}); "
-                          f"remove it to rebuild it from this run: rm {' '.join(map(str, paths))}") from None
-    missing = [c for c in ID_COLUMNS if c not in summary.columns]
-    if missing or not isinstance(config, dict) or not isinstance(selection, dict):
-        raise ConfigError(f"{paths[0]}: malformed previous report (missing columns: {', '.join(missing) or 'none'}); "
-                          f"remove it to rebuild it from this run: rm {' '.join(map(str, paths))}")
-    return PreviousReport(summary, config, selection)
+        summary = read_summary(paths[0])
+    except ConfigError as err:
+        raise ConfigError(f"{err}{remedy}") from None
+    documents = []
+    for path in paths[1:]:
+        try:
+            documents.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"{path} cannot be read ({' '.join(str(err).split())}){remedy}") from None
+        if not isinstance(documents[-1], dict):
+            raise ConfigError(f"{path} is malformed: expected a JSON object{remedy}")
+    return PreviousReport(summary, *documents)
 
 
 def without_entries(config: dict[str, Any], entries: list[str]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import torch
 from .config import PRESETS, ConfigError, load_suite, suite_names
 from .data import DatasetError, remove_temp_files
 from .jobs import Interrupted
-from .registry import BASELINES, UnknownNameError, load_builtins
+from .registry import BASELINES, UnknownNameError
 from .runner import STAGES, Runner
 
 log = logging.getLogger("ambient_bench")
@@ -90,7 +90,8 @@ def configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
-    load_builtins()  # imports pydrake, which sets its logger to INFO: set it afterwards
+    import pydrake.common  # noqa: F401  (importing pydrake sets its logger to INFO: set it afterwards)
+
     logging.getLogger("drake").setLevel(logging.INFO if verbose else logging.WARNING)
 
 

@@ -425,9 +425,6 @@ class BinSortEnv(gymnasium.Env):
         return obs, reward, terminated, truncated, {"n_placed": n_placed, "n_correct": n_correct}
 
 
-gymnasium.register(id="ambient_bench/BinSort-v0", entry_point=BinSortEnv)
-
-
 # --------------------------------------------------------------------------------------
 # Batched evaluation
 # --------------------------------------------------------------------------------------

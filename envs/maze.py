@@ -278,9 +278,6 @@ class Maze2DEnv(gymnasium.Env):
         return observation(self._history, self._goal), float(success), success or collision, truncated, info
 
 
-gymnasium.register(id="ambient_bench/Maze2D-v0", entry_point=Maze2DEnv)
-
-
 # --------------------------------------------------------------------------------------
 # Batched evaluation task
 # --------------------------------------------------------------------------------------

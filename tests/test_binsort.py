@@ -189,6 +189,18 @@ def test_metrics_some_dropped_on_the_table():
     assert rates["motion_rate_lo"] < 0.5 < rates["motion_rate_hi"]
 
 
+def test_logic_is_undefined_when_nothing_was_placed_and_tables_show_a_dash():
+    import pandas as pd
+
+    from ambient_bench.report import UNDEFINED, mean_std
+
+    rates = sorting_rates(0, 0, 4)
+    assert rates["motion_rate"] == 0.0 and rates["success_rate"] == 0.0
+    assert np.isnan(rates["logic_rate"]) and (rates["logic_rate_lo"], rates["logic_rate_hi"]) == (0.0, 1.0)
+    assert mean_std(pd.Series([rates["logic_rate"]] * 2), 100.0) == UNDEFINED == "–"
+    assert mean_std(pd.Series([rates["logic_rate"], 0.5]), 100.0) == "50.0 ± 0.0"
+
+
 def test_moving_or_held_blocks_are_not_placed():
     positions = np.array([_in_bin(LEFT_BIN)] * 3)
     bins = block_bins(positions, np.array([0.0, 0.2, 0.0]), np.array([False, False, True]))

@@ -1,8 +1,11 @@
 """The runner end to end on the maze smoke preset: outputs, caching, resume, selection."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -33,6 +36,7 @@ def test_smoke_run_writes_every_output(smoke_run):
                    "accel_sq_mean", "selected"):
         assert column in summary.columns, column
     assert set(summary.split) == {"validation", "test"}
+    assert ",," not in (root / "summary.csv").read_text()  # undefined metrics are written as NaN
     assert set(summary.baseline) == set(smoke_run.suite.baselines)
     table = (root / "table.md").read_text()
     for entry in smoke_run.suite.baselines:
@@ -159,3 +163,89 @@ def test_binsort_smoke_through_the_same_runner(tmp_path):
     datasets = sorted(p.name.split("-")[0] for p in (runner.root / "data").iterdir())
     assert datasets == ["clean", "clean", "corrupt", "corrupt"]  # plain and task-conditioned variants
     assert (runner.root / "pareto.png").exists() and (runner.root / "table.md").exists()
+
+
+def test_subset_run_merges_into_the_report(smoke_run):
+    """Re-running one entry keeps every other entry's rows; columns and rows keep their order."""
+    from ambient_bench.report import ID_COLUMNS
+
+    root = smoke_run.root
+    before = pd.read_csv(root / "summary.csv")
+    table_before = (root / "table.md").read_text()
+    Runner(smoke_run.suite, "smoke", root.parent.parent, entries=["clean_only"], progress=False).run()
+    after = pd.read_csv(root / "summary.csv")
+    pd.testing.assert_frame_equal(after, before)
+    assert list(after.columns[:len(ID_COLUMNS)]) == ID_COLUMNS
+    metrics = list(after.columns[len(ID_COLUMNS):])
+    assert metrics == sorted(metrics)
+    assert (root / "table.md").read_text() == table_before
+    assert set(json.loads((root / "selection.json").read_text())) == set(smoke_run.suite.baselines)
+
+
+def test_damaged_shard_is_found_before_the_report_is_rewritten(smoke_run, capsys):
+    """One line naming the file and the command that regenerates it; nothing downstream rewritten;
+    running that command restores the dataset."""
+    import shlex
+
+    from ambient_bench.run import main
+
+    root = smoke_run.root
+    shard = sorted((root / "data").glob("clean-*/shard-00000.npz"))[0]
+    shard.write_bytes(shard.read_bytes()[:-100])
+    summary_mtime = (root / "summary.csv").stat().st_mtime_ns
+    argv = ["--suite", "maze", "--preset", "smoke", "--workers", "1", "--no-progress", "--out", str(root.parent.parent)]
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(shard) in lines[0], lines
+    assert (root / "summary.csv").stat().st_mtime_ns == summary_mtime
+    command = lines[0].split("to regenerate it: ", 1)[1]
+    remove, rerun = command.split(" && ")
+    assert shlex.split(remove) == ["rm", "-r", str(shard.parent)]
+    assert shlex.split(rerun)[3:] == argv
+    subprocess.run(shlex.split(remove), check=True)
+    assert main(argv) == 0
+    jobs.load_dataset(shard.parent)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sigterm_stops_two_workers_cleanly_and_the_run_resumes_to_the_same_results(smoke_run, tmp_path):
+    """SIGTERM mid-training with --workers 2: exit within seconds, no worker left, no temp file,
+    one line saying how to resume; the resumed run's summary equals the one-worker run's."""
+    command = [sys.executable, "-m", "ambient_bench.run", "--suite", "maze", "--preset", "smoke", "--workers", "2",
+               "--no-progress", "--out", str(tmp_path)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = tmp_path / "maze" / "smoke" / "runs"
+    deadline = time.monotonic() + 300
+    while not (runs.exists() and any(runs.iterdir()) and _children(proc.pid)):  # training in the pool
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted during training runs: ") and "resume with: python -m ambient_bench.run --suite maze" in last
+    assert not any(_alive(pid) for pid in workers)
+    assert not list(tmp_path.rglob("*.tmp"))
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    resumed = pd.read_csv(tmp_path / "maze" / "smoke" / "summary.csv")
+    pd.testing.assert_frame_equal(resumed, pd.read_csv(smoke_run.root / "summary.csv"))

@@ -79,4 +79,5 @@ class BatchedTask(Protocol):
         """One JSON-serialisable record per episode (seed, success, suite metrics...)."""
 
     def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
-        """Suite metrics over records, e.g. success_rate, its 95 % interval, accel_sq_mean."""
+        """Suite metrics over records, e.g. success_rate, its 95 % interval, accel_sq_mean.
+        ``aggregate([])`` returns every metric name (the config is validated against them)."""

@@ -2,7 +2,8 @@
 
 Loading a suite already checks keys, types and ranges of its sections (``config.py``).
 This pass checks what needs the registries: generator names and parameters, the task and
-its parameters, metric names (selection, tie-break, table, Pareto axes) against the
+its parameters (names and types from their signatures, values by building the task, calling
+the generator with no seeds, and their optional ``check_params``), metric names (selection, tie-break, table, Pareto axes) against the
 metrics the task reports, baseline names and every grid point, the classifier settings.
 The first problem is a ``ConfigError`` naming the key, the bad value and the valid choices.
 """
@@ -56,10 +57,19 @@ def check_task(suite: SuiteConfig, prefix: str) -> list[str]:
         raise ConfigError(f"{prefix}task: {err}") from None
     params = check_call_params(task_cls, suite.task_params, f"{prefix}task_params")
     try:
+        run_check_params(task_cls, params)
         task = task_cls(**params)
     except PARAM_ERRORS as err:
         raise ConfigError(f"{prefix}task_params: {err}") from None
     return sorted(task.aggregate([]))
+
+
+def run_check_params(obj, params: dict) -> None:
+    """A task's or generator's own ``check_params(**params)``, where it has one (checks that
+    need the suite's knowledge, e.g. valid scene names)."""
+    check = getattr(obj, "check_params", None)
+    if check is not None:
+        check(**params)
 
 
 def check_metrics(suite: SuiteConfig, metrics: list[str]) -> None:
@@ -95,6 +105,7 @@ def check_generator(suite: SuiteConfig, name: str, prefix: str) -> None:
         raise ConfigError(f"{key}.generator: {err}") from None
     params = check_call_params(generate, spec.params, f"{key}.params", n_supplied=1)
     try:
+        run_check_params(generate, params)
         generate([], **params)
     except PARAM_ERRORS as err:
         raise ConfigError(f"{key}.params: {err}") from None

@@ -6,14 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SUBPACKAGES = ("ambient_bench.envs", "ambient_bench.datagen", "ambient_bench.baselines")
 # Run with -S (no site-packages, so not the test environment's own install), then add
-# only the fresh install's directory as a site dir (which also runs an editable .pth).
+# the fresh install's directory as a site dir (which also runs an editable .pth) and, after
+# it, the directory that holds the dependencies (plainly, without its .pth files, so the
+# test environment's own editable install stays out): `import ambient_bench` imports gymnasium.
+DEPENDENCIES = str(Path(gymnasium.__file__).resolve().parent.parent)
 PROBE = (
-    "import sys, site, json, importlib.util as u; site.addsitedir(sys.argv[1]); "
+    "import sys, site, json, importlib.util as u; site.addsitedir(sys.argv[1]); sys.path.append(sys.argv[2]); "
     f"print(json.dumps({{n: u.find_spec(n).origin for n in {SUBPACKAGES!r}}})); "
     "assert u.find_spec('envs') is None and u.find_spec('datagen') is None"
 )
@@ -27,7 +31,8 @@ def pip_install(*args: str) -> None:
 
 
 def probe(site_dir: Path, cwd: Path) -> dict:
-    out = subprocess.run([sys.executable, "-S", "-c", PROBE, str(site_dir)], cwd=cwd, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-S", "-c", PROBE, str(site_dir), DEPENDENCIES], cwd=cwd,
+                         capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 

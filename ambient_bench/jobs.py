@@ -74,7 +74,8 @@ def _init_worker() -> None:
 
 
 def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
-    """Cancel queued jobs and end every worker process: SIGTERM, then SIGKILL after ``grace_s``."""
+    """Cancel queued jobs and end the worker processes: SIGTERM, then SIGKILL after ``grace_s``.
+    (Every multiprocessing child of this process is ended: in a run, those are the pool's.)"""
     pool.shutdown(wait=False, cancel_futures=True)
     workers = multiprocessing.active_children()
     for process in workers:

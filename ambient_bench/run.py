@@ -159,8 +159,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     except (KeyboardInterrupt, Interrupted) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
         remove_temp_files(runner.root)
-        where = f"during {err}" if isinstance(err, Interrupted) else "between jobs"
-        print(f"interrupted {where}; finished outputs are kept in {runner.root}; resume with: {resume}",
+        where = f" during {err}" if isinstance(err, Interrupted) else ""
+        print(f"interrupted{where}; finished outputs are kept in {runner.root}; resume with: {resume}",
               file=sys.stderr)
         return 128 + received[0]
     finally:

@@ -90,3 +90,13 @@ def test_atomic_writes_leave_no_temp_files_and_readable_modes(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_failed_atomic_write_leaves_no_temp_file(tmp_path):
+    from ambient_bench.data import atomic_write_bytes
+
+    target = tmp_path / "taken"
+    target.mkdir()  # os.replace cannot put a file over a directory
+    with pytest.raises(OSError, match="cannot write"):
+        atomic_write_bytes(target, b"payload")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]

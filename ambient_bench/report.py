@@ -298,48 +298,17 @@ def plot_datasets(runner: "Runner", path: Path) -> None:
         task_cls.plot_datasets(datasets, runner.suite.task_params, path)
 
 
-def plot_spectrum(runner: "Runner", selection: dict[str, dict[str, Any]], path: Path, max_chunks: int = 20000) -> None:
-    """Power spectral density of each dataset's action chunks (in the policy's normalised
-    units) with the noise floor of every sigma_min that an ambient-style baseline was run
-    at: frequencies under a floor are buried by noise of that level (``spectrum``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_spectrum(runner: "Runner", selection: dict[str, dict[str, Any]], path: Path) -> None:
+    """The action-chunk spectrum of the suite's datasets with the noise floor of every swept
+    sigma_min, the selected ones drawn bold (``spectrum.plot_spectrum``)."""
     from .data import load_dataset
-    from .spectrum import action_chunks, chunk_power_spectrum, noise_floor
+    from .spectrum import plot_spectrum as draw
 
-    horizon = runner.suite.policy.horizon
     datasets = {name: load_dataset(runner.dataset_dir(runner.suite, name)) for name in runner.suite.datasets}
-    actions = {name: [ds.action[a:b] for a, b in zip(ds.episode_starts, ds.episode_ends)] for name, ds in datasets.items()}
-    pooled = np.concatenate([np.concatenate(a) for a in actions.values()])
-    lo, hi = pooled.min(axis=0), pooled.max(axis=0)
-    scale = np.where(hi - lo > 1e-9, (hi - lo) / 2, 1.0)  # the normaliser's map to [-1, 1]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    rng = np.random.default_rng(0)
-    for name, episodes in actions.items():
-        chunks = action_chunks(episodes, horizon)
-        chunks = chunks[rng.permutation(len(chunks))[:max_chunks]] / scale
-        freqs, power = chunk_power_spectrum(chunks, dt_s=1.0)
-        ax.semilogy(freqs, power, "o-", ms=3, label=f"{name} ({len(episodes)} episodes)")
     sigmas = sorted({float(v) for entry in runner.suite.baselines.values()
                      for v in entry.grid.get("sigma_min", []) if float(v) < 1})
     selected = {float(params["sigma_min"]) for params in selection.values() if "sigma_min" in params}
-    for sigma in sigmas:
-        ax.axhline(noise_floor(sigma, horizon), color="k", lw=1.4 if sigma in selected else 0.7,
-                   ls="-" if sigma in selected else ":",
-                   label=f"noise floor, sigma_min = {sigma:g}" + (" (selected)" if sigma in selected else ""))
-    ax.set_xlabel("frequency (cycles per action step)")
-    ax.set_ylabel("power per frequency (normalised actions)")
-    ax.set_title(f"{runner.suite.name}: action-chunk spectrum (horizon {horizon}); below a floor, noise hides the data")
-    ax.title.set_fontsize(8)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    draw(datasets, runner.suite.policy.horizon, sigmas, selected, runner.suite.name, path)
 
 
 def plot_rollouts(runner: "Runner", selection: dict[str, dict[str, Any]], path: Path) -> None:

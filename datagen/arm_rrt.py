@@ -1,0 +1,100 @@
+"""Corrupt arm data: raw OMPL RRTConnect plans in the 7-D joint box (ARM.md, PAPER.md §7.2).
+
+Valid but jerky: each unsimplified path (range ``range_rad``, motions checked every
+``EDGE_STEP_RAD`` with the suite's collision checker) is resampled at constant
+joint-space speed to the episode's 65 configurations and re-checked with exactly the
+evaluator's ``plan_problem``; resampling can cut a corner into an obstacle, so a failed
+check retries with a new seed. Plain RRT (goal bias) solved only half of the deep shelf
+goals in the feasibility study, RRTConnect all of them: this is the corrupt planner.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ambient_bench.datagen.maze_rrt import ompl_seed
+from ambient_bench.envs.arm import (EDGE_STEP_RAD, N_JOINTS, Q_LOWER, Q_UPPER, SLOTS, ArmScene, Problem, check_slots,
+                                    plan_episodes, resample_uniform)
+from ambient_bench.registry import GENERATORS
+from ambient_bench.task import GeneratorOutput
+
+
+def plan_rrt_connect(scene: ArmScene, q_start: np.ndarray, q_goal: np.ndarray, seed: int, range_rad: float = 1.0,
+                     time_limit_s: float = 5.0, simplify: bool = False) -> np.ndarray | None:
+    """RRTConnect waypoints (W, 7) from ``q_start`` to exactly ``q_goal``, or None on timeout.
+
+    ``simplify`` runs OMPL's shortcutting (the trajopt fallback seed wants a short path;
+    the corrupt data must stay raw).
+    """
+    from ompl import base as ob, geometric as og, util as ou
+
+    level = ou.getLogLevel()
+    ou.setLogLevel(ou.LOG_NONE)  # re-seeding OMPL's global RNG logs an error; intended here
+    ou.RNG.setSeed(seed)
+    try:
+        space = ob.RealVectorStateSpace(N_JOINTS)
+        bounds = ob.RealVectorBounds(N_JOINTS)
+        for j in range(N_JOINTS):
+            bounds.setLow(j, float(Q_LOWER[j]))
+            bounds.setHigh(j, float(Q_UPPER[j]))
+        space.setBounds(bounds)
+        si = ob.SpaceInformation(space)
+        si.setStateValidityChecker(lambda state: scene.config_free([state[j] for j in range(N_JOINTS)]))
+        si.setStateValidityCheckingResolution(EDGE_STEP_RAD / space.getMaximumExtent())
+        si.setup()
+        start, goal = space.allocState(), space.allocState()
+        for j in range(N_JOINTS):
+            start[j], goal[j] = float(q_start[j]), float(q_goal[j])
+        problem = ob.ProblemDefinition(si)
+        problem.setStartAndGoalStates(start, goal, 1e-6)
+        planner = og.RRTConnect(si)
+        planner.setRange(range_rad)
+        planner.setProblemDefinition(problem)
+        planner.setup()
+        planner.solve(time_limit_s)
+        if not problem.hasExactSolution():
+            return None
+        path = problem.getSolutionPath()
+        if simplify:
+            og.PathSimplifier(si).simplifyMax(path)
+        waypoints = np.array([[path.getState(i)[j] for j in range(N_JOINTS)] for i in range(path.getStateCount())])
+    finally:
+        ou.setLogLevel(level)
+    waypoints[-1] = q_goal
+    return waypoints
+
+
+@GENERATORS.register("arm_rrt")
+def generate_arm_rrt(
+    seeds: Sequence[int],
+    slots: Sequence[str] = tuple(SLOTS),
+    range_rad: float = 1.0,
+    time_limit_s: float = 5.0,
+    n_attempts: int = 3,
+) -> GeneratorOutput:
+    """One corrupt RRTConnect episode per seed; a seed whose ``n_attempts`` plans (own OMPL
+    seed each) all fail is counted in ``n_failed`` with reasons in ``stats``."""
+    check_params(slots, range_rad, time_limit_s, n_attempts)
+
+    def plan(scene: ArmScene, problem: Problem, seed: int, attempt: int):
+        waypoints = plan_rrt_connect(scene, problem.q_start, problem.q_goal, ompl_seed(seed, attempt),
+                                     range_rad, time_limit_s)
+        if waypoints is None:
+            return None, f"RRTConnect: no solution in {time_limit_s} s"
+        return resample_uniform(waypoints), "ompl.RRTConnect"
+
+    episodes, n_failed, stats = plan_episodes(seeds, range(n_attempts), plan, slots)
+    return GeneratorOutput(episodes, "ompl.RRTConnect", n_failed, stats)
+
+
+def check_params(slots: Sequence[str] = tuple(SLOTS), range_rad: float = 1.0, time_limit_s: float = 5.0,
+                 n_attempts: int = 3) -> None:
+    """ValueError for parameters no run could use (the runner reports it as a config error)."""
+    check_slots(slots)
+    if not (range_rad > 0 and time_limit_s > 0 and n_attempts >= 1):
+        raise ValueError(f"range_rad={range_rad}, time_limit_s={time_limit_s} must be > 0 and n_attempts >= 1")
+
+
+generate_arm_rrt.check_params = check_params

@@ -405,3 +405,139 @@ def plan_episodes(
             log.warning("seed %d (%s): no valid plan after %d attempts", seed, prob.slot_pair, len(attempts))
     return episodes, n_failed, {"solvers": solvers, "failed_attempts": failed_attempts,
                                 "failed_slot_pairs": failed_pairs}
+
+
+# --------------------------------------------------------------------------------------
+# Gymnasium env and batched task
+# --------------------------------------------------------------------------------------
+
+
+def plan_record(scene: ArmScene, seed: int, prob: Problem, actions: np.ndarray,
+                goal_tolerance_rad: float) -> dict[str, Any]:
+    """The evaluation record of one predicted plan (``actions`` (64, 7) = q_1..q_64)."""
+    waypoints = np.concatenate([prob.q_start[None], np.asarray(actions, dtype=float)])
+    reason = plan_problem(scene, waypoints, prob.q_goal, goal_tolerance_rad)
+    finite = np.isfinite(waypoints).all()
+    tool = scene.tool_points(np.stack([waypoints[-1], prob.q_goal])) if finite else np.full((2, 3), np.nan)
+    return {
+        "seed": int(seed),
+        "slot_pair": prob.slot_pair,
+        "success": reason is None,
+        "collision": reason == "collides",
+        "failure": reason or "",
+        "goal_error_rad": float(np.linalg.norm(waypoints[-1] - prob.q_goal)),
+        "tool_goal_error_m": float(np.linalg.norm(tool[0] - tool[1])),
+        "accel_sq": average_squared_acceleration(waypoints),
+        "path_length_rad": float(np.linalg.norm(np.diff(waypoints, axis=0), axis=1).sum()),
+    }
+
+
+class Arm7Env(gymnasium.Env):
+    """One planning problem per episode, one step: the action is the whole plan q_1..q_64
+    (64, 7); reward 1 iff ``plan_problem`` accepts it. Observation [q_start, q_goal]."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, goal_tolerance_rad: float = GOAL_TOLERANCE_RAD, slots: Sequence[str] = tuple(SLOTS)):
+        self.goal_tolerance_rad = check_goal_tolerance(goal_tolerance_rad)
+        self.slots = check_slots(slots)
+        self.scene = arm_scene()
+        lo, hi = Q_LOWER.astype(np.float32), Q_UPPER.astype(np.float32)
+        self.observation_space = gymnasium.spaces.Box(np.tile(lo, 2), np.tile(hi, 2), dtype=np.float32)
+        self.action_space = gymnasium.spaces.Box(np.tile(lo, (N_WAYPOINTS, 1)), np.tile(hi, (N_WAYPOINTS, 1)),
+                                                 dtype=np.float32)
+        self._problem: Problem | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._problem = problem_from_rng(self.scene, self.np_random, self.slots)
+        obs = np.concatenate([self._problem.q_start, self._problem.q_goal]).astype(np.float32)
+        return obs, {"slot_pair": self._problem.slot_pair}
+
+    def step(self, action):
+        record = plan_record(self.scene, -1, self._problem, np.asarray(action, dtype=float).reshape(N_WAYPOINTS, 7),
+                             self.goal_tolerance_rad)
+        obs = np.concatenate([np.asarray(action, dtype=np.float32).reshape(N_WAYPOINTS, 7)[-1],
+                              self._problem.q_goal.astype(np.float32)])
+        obs = np.clip(obs, self.observation_space.low, self.observation_space.high)
+        return obs, float(record["success"]), True, False, record
+
+
+gymnasium.register(id="ambient_bench/Arm7-v0", entry_point=Arm7Env)
+
+
+@TASKS.register("arm")
+class ArmTask:
+    """Many planning problems evaluated together (the ``BatchedTask`` protocol): actions are
+    collected until each episode has its 64 waypoints (one ``step`` for a whole-plan
+    policy), then every plan is checked with ``plan_problem``."""
+
+    obs_dim = OBS_DIM
+    action_dim = ACTION_DIM
+
+    def __init__(self, goal_tolerance_rad: float = GOAL_TOLERANCE_RAD, slots: Sequence[str] = tuple(SLOTS)):
+        self.check_params(goal_tolerance_rad, slots)
+        self.goal_tolerance_rad, self.slots = goal_tolerance_rad, list(slots)
+        self.scene = arm_scene()
+        self.reset(np.zeros(0, dtype=np.int64))
+
+    @staticmethod
+    def check_params(goal_tolerance_rad: float = GOAL_TOLERANCE_RAD, slots: Sequence[str] = tuple(SLOTS)) -> None:
+        """ValueError for an unknown slot or a goal tolerance outside (0, 1] rad."""
+        check_goal_tolerance(goal_tolerance_rad)
+        check_slots(slots)
+
+    def reset(self, seeds: np.ndarray) -> np.ndarray:
+        self.seeds = np.asarray(seeds, dtype=np.int64)
+        self.problems = [problem_from_rng(self.scene, np.random.default_rng(int(s)), self.slots) for s in self.seeds]
+        self.plans = np.zeros((len(self.seeds), N_WAYPOINTS + 1, N_JOINTS))
+        for i, prob in enumerate(self.problems):
+            self.plans[i, 0] = prob.q_start
+        self.steps = np.zeros(len(self.seeds), dtype=np.int64)
+        self._records: list[dict[str, Any] | None] = [None] * len(self.seeds)
+        return self._observations()
+
+    @property
+    def done(self) -> np.ndarray:
+        return self.steps >= N_WAYPOINTS
+
+    def _observations(self) -> np.ndarray:
+        goals = np.array([p.q_goal for p in self.problems]).reshape(-1, N_JOINTS)
+        current = self.plans[np.arange(len(self.seeds)), self.steps]
+        return np.concatenate([current, goals], axis=1).astype(np.float32)
+
+    def step(self, chunks: np.ndarray) -> np.ndarray:
+        active = np.flatnonzero(~self.done)
+        chunks = np.asarray(chunks, dtype=float)
+        if chunks.shape[:1] != (len(active),) or chunks.shape[2:] != (N_JOINTS,):
+            raise ValueError(f"chunks {chunks.shape}: expected ({len(active)}, n_steps, {N_JOINTS})")
+        for i, chunk in zip(active, chunks):
+            n = min(len(chunk), N_WAYPOINTS - self.steps[i])
+            self.plans[i, self.steps[i] + 1: self.steps[i] + 1 + n] = chunk[:n]
+            self.steps[i] += n
+            if self.steps[i] == N_WAYPOINTS:
+                self._records[i] = plan_record(self.scene, int(self.seeds[i]), self.problems[i], self.plans[i, 1:],
+                                               self.goal_tolerance_rad)
+        return self._observations()
+
+    def records(self) -> list[dict[str, Any]]:
+        return [r for r in self._records if r is not None]
+
+    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
+        """success_rate (+ Wilson 95 % interval), collision_rate, mean goal errors (joint, tool
+        point) over all trials, and mean / std acc^2 over successes (NaN if none)."""
+        n = len(records)
+        n_success = sum(r["success"] for r in records)
+        low, high = wilson_interval(n_success, n)
+        accel = np.array([r["accel_sq"] for r in records if r["success"]])
+        return {
+            "success_rate": n_success / n if n else 0.0,
+            "success_ci95_low": low,
+            "success_ci95_high": high,
+            "collision_rate": sum(r["collision"] for r in records) / n if n else 0.0,
+            "goal_error_rad_mean": float(np.mean([r["goal_error_rad"] for r in records])) if n else float("nan"),
+            "tool_goal_error_m_mean": float(np.mean([r["tool_goal_error_m"] for r in records])) if n else float("nan"),
+            "accel_sq_mean": float(accel.mean()) if len(accel) else float("nan"),
+            "accel_sq_std": float(accel.std()) if len(accel) else float("nan"),
+            "n_trials": float(n),
+        }

@@ -113,3 +113,53 @@ def test_solver_failures_are_counted_not_raised():
     assert out.n_failed == 2 and not out.episodes
     assert sum(out.stats["failed_attempts"].values()) == 4
     assert sum(out.stats["failed_slot_pairs"].values()) == 2
+
+
+def test_gym_env_passes_check_env_and_matches_the_task_problems():
+    import gymnasium
+    from gymnasium.utils.env_checker import check_env
+
+    env = gymnasium.make("ambient_bench/Arm7-v0").unwrapped
+    check_env(env)
+    obs, info = env.reset(seed=7)
+    prob = arm.problem(7)
+    np.testing.assert_allclose(obs, np.concatenate([prob.q_start, prob.q_goal]).astype(np.float32))
+    plan = np.linspace(prob.q_start, prob.q_goal, 65)[1:].astype(np.float32)
+    _, reward, terminated, truncated, record = env.step(plan)
+    assert terminated and not truncated
+    assert reward == float(arm.plan_problem(env.scene, np.vstack([prob.q_start, plan]), prob.q_goal) is None)
+
+
+def test_task_checks_whole_plans_however_they_are_chunked(scene):
+    from ambient_bench.datagen.arm_rrt import generate_arm_rrt
+
+    stored = generate_arm_rrt([4]).episodes[0]
+    seeds = np.array([4, 4, 5])
+    task = arm.ArmTask()
+    obs = task.reset(seeds)
+    np.testing.assert_allclose(obs[0], stored.obs[0], atol=1e-6)
+    other = arm.problem(5)
+    wrong_way = np.linspace(other.q_start, other.q_start * 0.5, 65)[1:]
+    plans = np.stack([stored.action, stored.action, wrong_way])
+    task.step(plans[:, :40])
+    assert not task.done.any()
+    task.step(plans[:, 40:])
+    assert task.done.all()
+    one_shot = arm.ArmTask()
+    one_shot.reset(seeds)
+    one_shot.step(plans)
+    assert task.records() == one_shot.records()
+    first, second, third = task.records()
+    assert first["success"] and first == second and first["goal_error_rad"] < 1e-6
+    assert not third["success"] and third["failure"] in ("collides", "misses the goal")
+    agg = task.aggregate(task.records())
+    assert agg["success_rate"] == pytest.approx(2 / 3)
+    assert agg["accel_sq_mean"] == pytest.approx(first["accel_sq"])
+    assert task.aggregate(task.records())["collision_rate"] == float(third["collision"]) / 3
+
+
+def test_task_rejects_unknown_slots_and_tolerances():
+    with pytest.raises(ValueError, match="unknown slot"):
+        arm.ArmTask(slots=["table", "garage"])
+    with pytest.raises(ValueError, match="goal_tolerance_rad"):
+        arm.ArmTask(goal_tolerance_rad=3.0)

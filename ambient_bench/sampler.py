@@ -65,7 +65,7 @@ class NoiseBandSampler:
             if band is None:
                 continue
             n = len(ds.obs)
-            rows = np.arange(n) if window_starts == "every_step" else np.concatenate([[0], ds.episode_ends[:-1]])
+            rows = np.arange(n) if window_starts == "every_step" else ds.episode_starts
             obs.append(ds.obs)
             act.append(ds.action)
             ends.append(np.repeat(ds.episode_ends, np.diff(np.concatenate([[0], ds.episode_ends])))[rows] + offset)

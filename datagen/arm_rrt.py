@@ -10,6 +10,7 @@ goals in the feasibility study, RRTConnect all of them: this is the corrupt plan
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -66,6 +67,16 @@ def plan_rrt_connect(scene: ArmScene, q_start: np.ndarray, q_goal: np.ndarray, s
     return waypoints
 
 
+def plan_rrt_episode(scene: ArmScene, problem: Problem, seed: int, attempt: int, range_rad: float = 1.0,
+                     time_limit_s: float = 5.0) -> tuple[np.ndarray | None, str]:
+    """One raw RRTConnect plan (its own OMPL seed per attempt) resampled to 65 configurations."""
+    waypoints = plan_rrt_connect(scene, problem.q_start, problem.q_goal, ompl_seed(seed, attempt), range_rad,
+                                 time_limit_s)
+    if waypoints is None:
+        return None, f"RRTConnect: no solution in {time_limit_s} s"
+    return resample_uniform(waypoints), "ompl.RRTConnect"
+
+
 @GENERATORS.register("arm_rrt")
 def generate_arm_rrt(
     seeds: Sequence[int],
@@ -74,19 +85,11 @@ def generate_arm_rrt(
     time_limit_s: float = 5.0,
     n_attempts: int = 3,
 ) -> GeneratorOutput:
-    """One corrupt RRTConnect episode per seed; a seed whose ``n_attempts`` plans (own OMPL
-    seed each) all fail is counted in ``n_failed`` with reasons in ``stats``."""
+    """One corrupt RRTConnect episode per seed; a seed whose ``n_attempts`` plans all fail
+    is counted in ``n_failed`` with reasons in ``stats``."""
     check_params(slots, range_rad, time_limit_s, n_attempts)
-
-    def plan(scene: ArmScene, problem: Problem, seed: int, attempt: int):
-        waypoints = plan_rrt_connect(scene, problem.q_start, problem.q_goal, ompl_seed(seed, attempt),
-                                     range_rad, time_limit_s)
-        if waypoints is None:
-            return None, f"RRTConnect: no solution in {time_limit_s} s"
-        return resample_uniform(waypoints), "ompl.RRTConnect"
-
-    episodes, n_failed, stats = plan_episodes(seeds, range(n_attempts), plan, slots)
-    return GeneratorOutput(episodes, "ompl.RRTConnect", n_failed, stats)
+    plan = functools.partial(plan_rrt_episode, range_rad=range_rad, time_limit_s=time_limit_s)
+    return plan_episodes(seeds, range(n_attempts), plan, slots, "ompl.RRTConnect")
 
 
 def check_params(slots: Sequence[str] = tuple(SLOTS), range_rad: float = 1.0, time_limit_s: float = 5.0,

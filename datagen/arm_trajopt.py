@@ -13,6 +13,7 @@ an iteration-limit spline that happens to be collision-free is not a valid plan.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -101,12 +102,9 @@ def generate_arm_trajopt(
     """One clean trajopt episode per seed (straight-line seed, then an RRTConnect seed);
     failures are skipped and counted by reason and slot pair, never raised."""
     check_params(slots, n_control_points, margin_m, n_collision_points, n_repairs)
-
-    def plan(scene: ArmScene, problem: Problem, seed: int, attempt: str):
-        return plan_trajopt(scene, problem, seed, attempt, n_control_points, margin_m, n_collision_points, n_repairs)
-
-    episodes, n_failed, stats = plan_episodes(seeds, ATTEMPTS, plan, slots)
-    return GeneratorOutput(episodes, "drake.KinematicTrajectoryOptimization/SNOPT", n_failed, stats)
+    plan = functools.partial(plan_trajopt, n_control_points=n_control_points, margin_m=margin_m,
+                             n_collision_points=n_collision_points, n_repairs=n_repairs)
+    return plan_episodes(seeds, ATTEMPTS, plan, slots, "drake.KinematicTrajectoryOptimization/SNOPT")
 
 
 def check_params(slots: Sequence[str] = tuple(SLOTS), n_control_points: int = 12, margin_m: float = 0.01,

@@ -27,9 +27,9 @@ from typing import Any, Callable, Sequence
 import gymnasium
 import numpy as np
 
-from ambient_bench.metrics import wilson_interval
+from ambient_bench.metrics import planning_summary
 from ambient_bench.registry import TASKS
-from ambient_bench.task import Episode
+from ambient_bench.task import Episode, GeneratorOutput
 
 log = logging.getLogger(__name__)
 
@@ -361,14 +361,15 @@ def plan_episodes(
     seeds: Sequence[int],
     attempts: Sequence[Any],
     plan: Callable[[ArmScene, Problem, int, Any], tuple[np.ndarray | None, str]],
-    slots: Sequence[str] = tuple(SLOTS),
-) -> tuple[list[Episode], int, dict[str, Any]]:
+    slots: Sequence[str],
+    solver: str,
+) -> GeneratorOutput:
     """The loop both arm generators share: per seed its problem, then
     ``plan(scene, problem, seed, attempt) -> (waypoints (65, 7) | None, solver_or_reason)``
     per attempt until the float32 plan passes ``plan_problem`` (what the dataset stores).
 
     Never raises on one problem: IK failures, solver errors and invalid plans are skipped
-    and counted by reason, and failed seeds by slot pair, in the returned stats.
+    and counted by reason, and failed seeds by slot pair, in the output's stats.
     """
     scene = arm_scene()
     episodes: list[Episode] = []
@@ -385,16 +386,16 @@ def plan_episodes(
             continue
         for attempt in attempts:
             try:
-                waypoints, solver = plan(scene, prob, int(seed), attempt)
+                waypoints, name = plan(scene, prob, int(seed), attempt)
                 if waypoints is not None:
                     waypoints = np.asarray(waypoints, dtype=np.float32).astype(float)
                     waypoints[0] = prob.q_start.astype(np.float32)
-                reason = solver if waypoints is None else plan_problem(scene, waypoints, prob.q_goal.astype(np.float32))
+                reason = name if waypoints is None else plan_problem(scene, waypoints, prob.q_goal.astype(np.float32))
             except RuntimeError as err:  # one solver error must not end a long run
                 reason = f"{type(err).__name__}: {str(err)[:80]}"
             if reason is None:
                 episodes.append(episode_from_plan(waypoints, prob.q_goal, seed))
-                solvers[solver] = solvers.get(solver, 0) + 1
+                solvers[name] = solvers.get(name, 0) + 1
                 break
             failed_attempts[reason] = failed_attempts.get(reason, 0) + 1
             log.debug("seed %d attempt %s failed: %s", seed, attempt, reason)
@@ -402,8 +403,8 @@ def plan_episodes(
             n_failed += 1
             failed_pairs[prob.slot_pair] = failed_pairs.get(prob.slot_pair, 0) + 1
             log.warning("seed %d (%s): no valid plan after %d attempts", seed, prob.slot_pair, len(attempts))
-    return episodes, n_failed, {"solvers": solvers, "failed_attempts": failed_attempts,
-                                "failed_slot_pairs": failed_pairs}
+    return GeneratorOutput(episodes, solver, n_failed, {"solvers": solvers, "failed_attempts": failed_attempts,
+                                                         "failed_slot_pairs": failed_pairs})
 
 
 # --------------------------------------------------------------------------------------
@@ -523,22 +524,13 @@ class ArmTask:
         return [r for r in self._records if r is not None]
 
     def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
-        """success_rate (+ Wilson 95 % interval), collision_rate, mean goal errors (joint, tool
-        point) over all trials, and mean / std acc^2 over successes (NaN if none)."""
+        """``planning_summary`` (success rate and interval, collision rate, acc^2 over
+        successes) plus the mean goal errors (joint, tool point) over all trials."""
         n = len(records)
-        n_success = sum(r["success"] for r in records)
-        low, high = wilson_interval(n_success, n)
-        accel = np.array([r["accel_sq"] for r in records if r["success"]])
         return {
-            "success_rate": n_success / n if n else 0.0,
-            "success_ci95_low": low,
-            "success_ci95_high": high,
-            "collision_rate": sum(r["collision"] for r in records) / n if n else 0.0,
+            **planning_summary(records),
             "goal_error_rad_mean": float(np.mean([r["goal_error_rad"] for r in records])) if n else float("nan"),
             "tool_goal_error_m_mean": float(np.mean([r["tool_goal_error_m"] for r in records])) if n else float("nan"),
-            "accel_sq_mean": float(accel.mean()) if len(accel) else float("nan"),
-            "accel_sq_std": float(accel.std()) if len(accel) else float("nan"),
-            "n_trials": float(n),
         }
 
     def rollouts(self) -> dict[str, list[np.ndarray]]:

@@ -22,7 +22,7 @@ import gymnasium
 import numpy as np
 
 from ambient_bench.envs.maze_layout import DEFAULT_LAYOUT, Layout, load_layout
-from ambient_bench.metrics import wilson_interval
+from ambient_bench.metrics import planning_summary
 from ambient_bench.registry import TASKS
 from ambient_bench.task import Episode
 
@@ -398,19 +398,7 @@ class MazeTask:
     def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
         """success_rate with its Wilson 95 % interval, collision_rate, and the mean / std of
         the average squared acceleration over successful rollouts (NaN if none)."""
-        n = len(records)
-        n_success = sum(r["success"] for r in records)
-        low, high = wilson_interval(n_success, n)
-        accel = np.array([r["accel_sq"] for r in records if r["success"]])
-        return {
-            "success_rate": n_success / n if n else 0.0,
-            "success_ci95_low": low,
-            "success_ci95_high": high,
-            "accel_sq_mean": float(accel.mean()) if len(accel) else float("nan"),
-            "accel_sq_std": float(accel.std()) if len(accel) else float("nan"),
-            "collision_rate": sum(r["collision"] for r in records) / n if n else 0.0,
-            "n_trials": float(n),
-        }
+        return planning_summary(records)
 
 
 # --------------------------------------------------------------------------------------

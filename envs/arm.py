@@ -45,6 +45,8 @@ IK_CLEARANCE_M = 0.02  # start/goal clearance: more than the trajopt margin, so 
 IK_POSITION_BOX_M = 0.01
 APPROACH_ANGLE_RAD = 0.25
 PROBLEM_ATTEMPTS = 30
+# Episodes per evaluation batch whose tool-point paths are stored in the eval records.
+N_STORED_ROLLOUTS = 16
 # Datasets store float32 configurations: a joint at its limit may round ~1e-7 rad past it.
 LIMIT_TOLERANCE_RAD = 1e-6
 
@@ -470,7 +472,8 @@ gymnasium.register(id="ambient_bench/Arm7-v0", entry_point=Arm7Env)
 class ArmTask:
     """Many planning problems evaluated together (the ``BatchedTask`` protocol): actions are
     collected until each episode has its 64 waypoints (one ``step`` for a whole-plan
-    policy), then every plan is checked with ``plan_problem``."""
+    policy), then every plan is checked with ``plan_problem``. The records of the first
+    ``N_STORED_ROLLOUTS`` episodes of a batch keep their tool-point paths (m, 0.1 mm)."""
 
     obs_dim = OBS_DIM
     action_dim = ACTION_DIM
@@ -516,8 +519,11 @@ class ArmTask:
             self.plans[i, self.steps[i] + 1: self.steps[i] + 1 + n] = chunk[:n]
             self.steps[i] += n
             if self.steps[i] == N_WAYPOINTS:
-                self._records[i] = plan_record(self.scene, int(self.seeds[i]), self.problems[i], self.plans[i, 1:],
-                                               self.goal_tolerance_rad)
+                record = plan_record(self.scene, int(self.seeds[i]), self.problems[i], self.plans[i, 1:],
+                                     self.goal_tolerance_rad)
+                if i < N_STORED_ROLLOUTS and np.isfinite(self.plans[i]).all():  # for figures, never re-run
+                    record["tool_path"] = np.round(self.scene.tool_points(self.plans[i]), 4).tolist()
+                self._records[i] = record
         return self._observations()
 
     def records(self) -> list[dict[str, Any]]:
@@ -533,26 +539,30 @@ class ArmTask:
             "tool_goal_error_m_mean": float(np.mean([r["tool_goal_error_m"] for r in records])) if n else float("nan"),
         }
 
-    def rollouts(self) -> dict[str, list[np.ndarray]]:
-        """Tool-point paths (65, 3) of the last batch's plans, grouped by outcome (for figures)."""
-        groups: dict[str, list[np.ndarray]] = {"success": [], "failure": []}
-        for i, record in enumerate(self._records):
-            if record is not None and np.isfinite(self.plans[i]).all():
-                groups["success" if record["success"] else "failure"].append(self.scene.tool_points(self.plans[i]))
-        return {k: v for k, v in groups.items() if v}
+    @staticmethod
+    def plot_rollouts(records_by_label: dict[str, list[dict[str, Any]]], task_params: dict[str, Any],
+                      path: str | Path) -> Path:
+        """One column per policy: the stored tool-point paths of its test plans, by outcome."""
+        panels = {}
+        for label, records in records_by_label.items():
+            stored = [r for r in records if "tool_path" in r]
+            rate = 100 * sum(r["success"] for r in records) / max(len(records), 1)
+            groups = {outcome: [np.asarray(r["tool_path"]) for r in stored if r["success"] == (outcome == "success")]
+                      for outcome in ("success", "failure")}
+            panels[f"{label} ({rate:.1f} % success)"] = {k: v for k, v in groups.items() if v}
+        return plot_views(panels, path)
 
     @staticmethod
-    def plot_rollouts(tasks_by_label: dict[str, "ArmTask"], path: str | Path) -> Path:
-        """One column per policy: tool-point paths of its plans from the same problems, by outcome."""
-        return plot_views({label: task.rollouts() for label, task in tasks_by_label.items()}, path)
-
-    @staticmethod
-    def plot_datasets(datasets: dict[str, Any], path: str | Path, n_per_dataset: int = 8) -> Path:
+    def plot_datasets(datasets: dict[str, Any], task_params: dict[str, Any], path: str | Path,
+                      n_per_dataset: int = 8) -> Path:
         """Tool-point paths of the first few plans of each dataset (smooth trajopt vs jagged RRT)."""
         scene = arm_scene()
-        panels = {name: {name: [scene.tool_points(plan_from_episode(ds.episode(i)))
-                                for i in range(min(n_per_dataset, ds.n_episodes))]}
-                  for name, ds in datasets.items()}
+        panels = {}
+        for name, ds in datasets.items():
+            plans = [plan_from_episode(ds.episode(i)) for i in range(min(n_per_dataset, ds.n_episodes))]
+            accel = np.mean([average_squared_acceleration(q) for q in plans]) if plans else float("nan")
+            panels[f"{name} ({ds.n_episodes} plans; shown: acc² {accel:.1f})"] = {
+                name: [scene.tool_points(q) for q in plans]}
         return plot_views(panels, path)
 
     def render_scene(self, path: str | Path, seed: int) -> bool:
@@ -600,6 +610,7 @@ def plot_views(panels: dict[str, dict[str, Sequence[np.ndarray]]], path: str | P
             ax.set_title(f"{title}: {view}", fontsize=9)
             if paths_by_label and row == 0:
                 ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
     return _save(fig, path)
 
 

@@ -151,6 +151,7 @@ def test_task_checks_whole_plans_however_they_are_chunked(scene):
     assert task.records() == one_shot.records()
     first, second, third = task.records()
     assert first["success"] and first == second and first["goal_error_rad"] < 1e-6
+    assert np.asarray(first["tool_path"]).shape == (65, 3)
     assert not third["success"] and third["failure"] in ("collides", "misses the goal")
     agg = task.aggregate(task.records())
     assert agg["success_rate"] == pytest.approx(2 / 3)

@@ -69,7 +69,7 @@ def bench_arm(quick: bool = True) -> dict[str, float]:
         pooled = pool.map(generate_arm_rrt, np.array_split(rrt_seeds, 4))
         pool_s = time.perf_counter() - start
     if not _same_episodes(rrt.episodes, [e for out in pooled for e in out.episodes]):
-        raise RuntimeError("pooled RRT shards differ from the serial run: generation is not a pure function of the seed")
+        raise RuntimeError("pooled RRT shards differ from the serial run: generation is not a pure function of seeds")
 
     repeats = -(-1000 // len(rrt.episodes))
     episodes = (rrt.episodes * repeats)[:1000]

@@ -11,6 +11,7 @@ goals in the feasibility study, RRTConnect all of them: this is the corrupt plan
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -77,27 +78,28 @@ def plan_rrt_episode(scene: ArmScene, problem: Problem, seed: int, attempt: int,
     return resample_uniform(waypoints), "ompl.RRTConnect"
 
 
+@dataclass(frozen=True)
+class RrtParams:
+    """The generator's parameters; constructing them validates (unknown or bad values raise)."""
+
+    slots: tuple[str, ...] = tuple(SLOTS)
+    range_rad: float = 1.0
+    time_limit_s: float = 5.0
+    n_attempts: int = 3
+
+    def __post_init__(self):
+        check_slots(self.slots)
+        if not (self.range_rad > 0 and self.time_limit_s > 0 and self.n_attempts >= 1):
+            raise ValueError(f"{self}: range_rad and time_limit_s must be > 0, n_attempts >= 1")
+
+
 @GENERATORS.register("arm_rrt")
-def generate_arm_rrt(
-    seeds: Sequence[int],
-    slots: Sequence[str] = tuple(SLOTS),
-    range_rad: float = 1.0,
-    time_limit_s: float = 5.0,
-    n_attempts: int = 3,
-) -> GeneratorOutput:
-    """One corrupt RRTConnect episode per seed; a seed whose ``n_attempts`` plans all fail
-    is counted in ``n_failed`` with reasons in ``stats``."""
-    check_params(slots, range_rad, time_limit_s, n_attempts)
-    plan = functools.partial(plan_rrt_episode, range_rad=range_rad, time_limit_s=time_limit_s)
-    return plan_episodes(seeds, range(n_attempts), plan, slots, "ompl.RRTConnect")
+def generate_arm_rrt(seeds: Sequence[int], **params) -> GeneratorOutput:
+    """One corrupt RRTConnect episode per seed (``RrtParams``); a seed whose ``n_attempts``
+    plans all fail is counted in ``n_failed`` with reasons in ``stats``."""
+    p = RrtParams(**params)
+    plan = functools.partial(plan_rrt_episode, range_rad=p.range_rad, time_limit_s=p.time_limit_s)
+    return plan_episodes(seeds, range(p.n_attempts), plan, p.slots, "ompl.RRTConnect")
 
 
-def check_params(slots: Sequence[str] = tuple(SLOTS), range_rad: float = 1.0, time_limit_s: float = 5.0,
-                 n_attempts: int = 3) -> None:
-    """ValueError for parameters no run could use (the runner reports it as a config error)."""
-    check_slots(slots)
-    if not (range_rad > 0 and time_limit_s > 0 and n_attempts >= 1):
-        raise ValueError(f"range_rad={range_rad}, time_limit_s={time_limit_s} must be > 0 and n_attempts >= 1")
-
-
-generate_arm_rrt.check_params = check_params
+generate_arm_rrt.check_params = RrtParams  # the runner's check before any work

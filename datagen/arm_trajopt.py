@@ -14,14 +14,15 @@ an iteration-limit spline that happens to be collision-free is not a valid plan.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from ambient_bench.datagen.arm_rrt import plan_rrt_connect
 from ambient_bench.datagen.maze_rrt import ompl_seed
-from ambient_bench.envs.arm import (N_JOINTS, N_WAYPOINTS, Q_LOWER, Q_UPPER, SLOTS, VELOCITY_LIMIT, ArmScene, Problem,
-                                    check_slots, plan_episodes, plan_problem, resample_uniform)
+from ambient_bench.envs.arm import (IK_CLEARANCE_M, N_JOINTS, N_WAYPOINTS, Q_LOWER, Q_UPPER, SLOTS, VELOCITY_LIMIT,
+                                    ArmScene, Problem, check_slots, plan_episodes, resample_uniform)
 from ambient_bench.registry import GENERATORS
 from ambient_bench.task import GeneratorOutput
 
@@ -31,7 +32,8 @@ SNOPT_OPTIONS = {"Major optimality tolerance": 1e-4, "Major feasibility toleranc
 
 
 def plan_trajopt(scene: ArmScene, problem: Problem, seed: int, attempt: str, n_control_points: int = 12,
-                 margin_m: float = 0.01, n_collision_points: int = 30, n_repairs: int = 5) -> tuple[np.ndarray | None, str]:
+                 margin_m: float = 0.01, n_collision_points: int = 30,
+                 n_repairs: int = 5) -> tuple[np.ndarray | None, str]:
     """65 configurations of one optimised plan, or (None, reason)."""
     from pydrake.multibody.inverse_kinematics import MinimumDistanceLowerBoundConstraint
     from pydrake.planning import KinematicTrajectoryOptimization
@@ -90,31 +92,33 @@ def plan_trajopt(scene: ArmScene, problem: Problem, seed: int, attempt: str, n_c
     return None, "collides after repairs"
 
 
+@dataclass(frozen=True)
+class TrajoptParams:
+    """The generator's parameters; constructing them validates (unknown or bad values raise).
+    ``margin_m`` must stay below the problems' start/goal clearance, else repairs are infeasible."""
+
+    slots: tuple[str, ...] = tuple(SLOTS)
+    n_control_points: int = 12
+    margin_m: float = 0.01
+    n_collision_points: int = 30
+    n_repairs: int = 5
+
+    def __post_init__(self):
+        check_slots(self.slots)
+        if (self.n_control_points < 4 or not 0 <= self.margin_m < IK_CLEARANCE_M or self.n_collision_points < 1
+                or self.n_repairs < 0):
+            raise ValueError(f"{self}: need n_control_points >= 4, margin_m in [0, {IK_CLEARANCE_M}), "
+                             "n_collision_points >= 1, n_repairs >= 0")
+
+
 @GENERATORS.register("arm_trajopt")
-def generate_arm_trajopt(
-    seeds: Sequence[int],
-    slots: Sequence[str] = tuple(SLOTS),
-    n_control_points: int = 12,
-    margin_m: float = 0.01,
-    n_collision_points: int = 30,
-    n_repairs: int = 5,
-) -> GeneratorOutput:
-    """One clean trajopt episode per seed (straight-line seed, then an RRTConnect seed);
-    failures are skipped and counted by reason and slot pair, never raised."""
-    check_params(slots, n_control_points, margin_m, n_collision_points, n_repairs)
-    plan = functools.partial(plan_trajopt, n_control_points=n_control_points, margin_m=margin_m,
-                             n_collision_points=n_collision_points, n_repairs=n_repairs)
-    return plan_episodes(seeds, ATTEMPTS, plan, slots, "drake.KinematicTrajectoryOptimization/SNOPT")
+def generate_arm_trajopt(seeds: Sequence[int], **params) -> GeneratorOutput:
+    """One clean trajopt episode per seed (``TrajoptParams``; straight-line guess, then an
+    RRTConnect guess); failures are skipped and counted by reason and slot pair, never raised."""
+    p = TrajoptParams(**params)
+    plan = functools.partial(plan_trajopt, n_control_points=p.n_control_points, margin_m=p.margin_m,
+                             n_collision_points=p.n_collision_points, n_repairs=p.n_repairs)
+    return plan_episodes(seeds, ATTEMPTS, plan, p.slots, "drake.KinematicTrajectoryOptimization/SNOPT")
 
 
-def check_params(slots: Sequence[str] = tuple(SLOTS), n_control_points: int = 12, margin_m: float = 0.01,
-                 n_collision_points: int = 30, n_repairs: int = 5) -> None:
-    """ValueError for parameters no run could use (the runner reports it as a config error)."""
-    check_slots(slots)
-    if n_control_points < 4 or not 0 <= margin_m < 0.02 or n_collision_points < 1 or n_repairs < 0:
-        raise ValueError(f"need n_control_points >= 4, margin_m in [0, 0.02) (the start/goal clearance), "
-                         f"n_collision_points >= 1, n_repairs >= 0; got {n_control_points}, {margin_m}, "
-                         f"{n_collision_points}, {n_repairs}")
-
-
-generate_arm_trajopt.check_params = check_params
+generate_arm_trajopt.check_params = TrajoptParams  # the runner's check before any work

@@ -29,7 +29,7 @@ import numpy as np
 
 from ambient_bench.metrics import planning_summary
 from ambient_bench.registry import TASKS
-from ambient_bench.task import Episode, GeneratorOutput
+from ambient_bench.task import Episode, GeneratorOutput, first_valid_attempt
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,8 @@ def iiwa14_urdf() -> str:
         parts.append(
             f'<joint name="iiwa_joint_{i}" type="revolute"><parent link="iiwa_link_{i - 1}"/>'
             f'<child link="iiwa_link_{i}"/><origin xyz="{xyz(origin)}" rpy="{xyz(rpy)}"/>'
-            f'<axis xyz="0 0 1"/><limit lower="{-limit}" upper="{limit}" effort="300" velocity="{velocity}"/></joint>\n')
+            f'<axis xyz="0 0 1"/><limit lower="{-limit}" upper="{limit}" effort="300" '
+            f'velocity="{velocity}"/></joint>\n')
         parts.append(link(f"iiwa_link_{i}", spheres))
     parts.append(f'<joint name="gripper_mount" type="fixed"><parent link="iiwa_link_7"/><child link="gripper"/>'
                  f'<origin xyz="0 0 {FLANGE_OFFSET_M}"/></joint>\n')
@@ -386,25 +387,17 @@ def plan_episodes(
             failed_attempts["no start/goal (IK)"] = failed_attempts.get("no start/goal (IK)", 0) + 1
             n_failed += 1
             continue
-        for attempt in attempts:
-            try:
-                waypoints, name = plan(scene, prob, int(seed), attempt)
-                if waypoints is not None:
-                    waypoints = np.asarray(waypoints, dtype=np.float32).astype(float)
-                    waypoints[0] = prob.q_start.astype(np.float32)
-                reason = name if waypoints is None else plan_problem(scene, waypoints, prob.q_goal.astype(np.float32))
-            except RuntimeError as err:  # one solver error must not end a long run
-                reason = f"{type(err).__name__}: {str(err)[:80]}"
-            if reason is None:
-                episodes.append(episode_from_plan(waypoints, prob.q_goal, seed))
-                solvers[name] = solvers.get(name, 0) + 1
-                break
-            failed_attempts[reason] = failed_attempts.get(reason, 0) + 1
-            log.debug("seed %d attempt %s failed: %s", seed, attempt, reason)
-        else:
+        found = first_valid_attempt(attempts, lambda attempt: plan(scene, prob, int(seed), attempt),
+                                    lambda waypoints: plan_problem(scene, waypoints, prob.q_goal.astype(np.float32)),
+                                    failed_attempts)
+        if found is None:
             n_failed += 1
             failed_pairs[prob.slot_pair] = failed_pairs.get(prob.slot_pair, 0) + 1
             log.warning("seed %d (%s): no valid plan after %d attempts", seed, prob.slot_pair, len(attempts))
+            continue
+        waypoints, name = found
+        episodes.append(episode_from_plan(waypoints, prob.q_goal, seed))
+        solvers[name] = solvers.get(name, 0) + 1
     return GeneratorOutput(episodes, solver, n_failed, {"solvers": solvers, "failed_attempts": failed_attempts,
                                                          "failed_slot_pairs": failed_pairs})
 

@@ -24,7 +24,7 @@ import numpy as np
 from ambient_bench.envs.maze_layout import DEFAULT_LAYOUT, Layout, load_layout
 from ambient_bench.metrics import planning_summary
 from ambient_bench.registry import TASKS
-from ambient_bench.task import Episode
+from ambient_bench.task import Episode, first_valid_attempt
 
 log = logging.getLogger(__name__)
 
@@ -181,23 +181,16 @@ def plan_episodes(
     n_failed = 0
     for seed in seeds:
         start, goal = start_goal_for_seed(layout, seed)
-        for attempt in attempts:
-            try:
-                positions, solver = plan(layout, start, goal, int(seed), attempt)
-                if positions is not None:  # check exactly what the dataset will store
-                    positions = np.asarray(positions, dtype=np.float32).astype(float)
-                problem = solver if positions is None else trajectory_problem(layout, positions, goal, dt_s, max_speed_m_s)
-            except RuntimeError as err:  # a solver error on one problem must not end a long run
-                problem = f"{type(err).__name__}: {str(err)[:80]}"
-            if problem is None:
-                episodes.append(episode_from_positions(positions, goal, seed))
-                solvers[solver] = solvers.get(solver, 0) + 1
-                break
-            failures[problem] = failures.get(problem, 0) + 1
-            log.debug("seed %d attempt %s failed: %s", seed, attempt, problem)
-        else:
+        found = first_valid_attempt(
+            attempts, lambda attempt: plan(layout, start, goal, int(seed), attempt),
+            lambda positions: trajectory_problem(layout, positions, goal, dt_s, max_speed_m_s), failures)
+        if found is None:
             n_failed += 1
             log.warning("seed %d: no valid plan after %d attempts", seed, len(attempts))
+            continue
+        positions, solver = found
+        episodes.append(episode_from_positions(positions, goal, seed))
+        solvers[solver] = solvers.get(solver, 0) + 1
     return episodes, n_failed, {"solvers": solvers, "failed_attempts": failures}
 
 

@@ -458,9 +458,6 @@ class Arm7Env(gymnasium.Env):
         return obs, float(record["success"]), True, False, record
 
 
-gymnasium.register(id="ambient_bench/Arm7-v0", entry_point=Arm7Env)
-
-
 @TASKS.register("arm")
 class ArmTask:
     """Many planning problems evaluated together (the ``BatchedTask`` protocol): actions are

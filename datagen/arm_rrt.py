@@ -22,10 +22,15 @@ from ambient_bench.envs.arm import (EDGE_STEP_RAD, N_JOINTS, Q_LOWER, Q_UPPER, S
 from ambient_bench.registry import GENERATORS
 from ambient_bench.task import GeneratorOutput
 
+# Configuration checks per plan before giving up (~4 s at 20 us per check on an idle core).
+MAX_CHECKS = 200_000
+
 
 def plan_rrt_connect(scene: ArmScene, q_start: np.ndarray, q_goal: np.ndarray, seed: int, range_rad: float = 1.0,
-                     time_limit_s: float = 5.0, simplify: bool = False) -> np.ndarray | None:
-    """RRTConnect waypoints (W, 7) from ``q_start`` to exactly ``q_goal``, or None on timeout.
+                     max_checks: int = MAX_CHECKS, simplify: bool = False) -> np.ndarray | None:
+    """RRTConnect waypoints (W, 7) from ``q_start`` to exactly ``q_goal``, or None when
+    ``max_checks`` configuration checks found no path. The budget counts checks, not
+    seconds: a wall-clock limit made plans (and so datasets) depend on the machine's load.
 
     ``simplify`` runs OMPL's shortcutting (the trajopt fallback seed wants a short path;
     the corrupt data must stay raw).
@@ -43,7 +48,14 @@ def plan_rrt_connect(scene: ArmScene, q_start: np.ndarray, q_goal: np.ndarray, s
             bounds.setHigh(j, float(Q_UPPER[j]))
         space.setBounds(bounds)
         si = ob.SpaceInformation(space)
-        si.setStateValidityChecker(lambda state: scene.config_free([state[j] for j in range(N_JOINTS)]))
+        n_checks = 0
+
+        def is_valid(state) -> bool:
+            nonlocal n_checks
+            n_checks += 1
+            return scene.config_free([state[j] for j in range(N_JOINTS)])
+
+        si.setStateValidityChecker(is_valid)
         si.setStateValidityCheckingResolution(EDGE_STEP_RAD / space.getMaximumExtent())
         si.setup()
         start, goal = space.allocState(), space.allocState()
@@ -55,7 +67,7 @@ def plan_rrt_connect(scene: ArmScene, q_start: np.ndarray, q_goal: np.ndarray, s
         planner.setRange(range_rad)
         planner.setProblemDefinition(problem)
         planner.setup()
-        planner.solve(time_limit_s)
+        planner.solve(ob.PlannerTerminationCondition(lambda: n_checks >= max_checks))
         if not problem.hasExactSolution():
             return None
         path = problem.getSolutionPath()
@@ -69,12 +81,12 @@ def plan_rrt_connect(scene: ArmScene, q_start: np.ndarray, q_goal: np.ndarray, s
 
 
 def plan_rrt_episode(scene: ArmScene, problem: Problem, seed: int, attempt: int, range_rad: float = 1.0,
-                     time_limit_s: float = 5.0) -> tuple[np.ndarray | None, str]:
+                     max_checks: int = MAX_CHECKS) -> tuple[np.ndarray | None, str]:
     """One raw RRTConnect plan (its own OMPL seed per attempt) resampled to 65 configurations."""
     waypoints = plan_rrt_connect(scene, problem.q_start, problem.q_goal, ompl_seed(seed, attempt), range_rad,
-                                 time_limit_s)
+                                 max_checks)
     if waypoints is None:
-        return None, f"RRTConnect: no solution in {time_limit_s} s"
+        return None, f"RRTConnect: no solution in {max_checks} checks"
     return resample_uniform(waypoints), "ompl.RRTConnect"
 
 
@@ -84,13 +96,13 @@ class RrtParams:
 
     slots: tuple[str, ...] = tuple(SLOTS)
     range_rad: float = 1.0
-    time_limit_s: float = 5.0
+    max_checks: int = MAX_CHECKS
     n_attempts: int = 3
 
     def __post_init__(self):
         check_slots(self.slots)
-        if not (self.range_rad > 0 and self.time_limit_s > 0 and self.n_attempts >= 1):
-            raise ValueError(f"{self}: range_rad and time_limit_s must be > 0, n_attempts >= 1")
+        if not (self.range_rad > 0 and self.max_checks >= 1 and self.n_attempts >= 1):
+            raise ValueError(f"{self}: range_rad must be > 0, max_checks and n_attempts >= 1")
 
 
 @GENERATORS.register("arm_rrt")
@@ -98,7 +110,7 @@ def generate_arm_rrt(seeds: Sequence[int], **params) -> GeneratorOutput:
     """One corrupt RRTConnect episode per seed (``RrtParams``); a seed whose ``n_attempts``
     plans all fail is counted in ``n_failed`` with reasons in ``stats``."""
     p = RrtParams(**params)
-    plan = functools.partial(plan_rrt_episode, range_rad=p.range_rad, time_limit_s=p.time_limit_s)
+    plan = functools.partial(plan_rrt_episode, range_rad=p.range_rad, max_checks=p.max_checks)
     return plan_episodes(seeds, range(p.n_attempts), plan, p.slots, "ompl.RRTConnect")
 
 

@@ -109,7 +109,7 @@ def test_every_stored_plan_passes_the_evaluators_check(scene, name, seeds):
 def test_solver_failures_are_counted_not_raised():
     from ambient_bench.datagen.arm_rrt import generate_arm_rrt
 
-    out = generate_arm_rrt([0, 1], time_limit_s=1e-6, n_attempts=2)
+    out = generate_arm_rrt([0, 1], max_checks=1, n_attempts=2)
     assert out.n_failed == 2 and not out.episodes
     assert sum(out.stats["failed_attempts"].values()) == 4
     assert sum(out.stats["failed_slot_pairs"].values()) == 2

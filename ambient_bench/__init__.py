@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 GYMNASIUM_IDS = {
     "ambient_bench/Maze2D-v0": "ambient_bench.envs.maze:Maze2DEnv",
     "ambient_bench/BinSort-v0": "ambient_bench.envs.binsort:BinSortEnv",
+    "ambient_bench/Arm7-v0": "ambient_bench.envs.arm:Arm7Env",
 }
 
 for _id, _entry_point in GYMNASIUM_IDS.items():

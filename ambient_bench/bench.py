@@ -3,7 +3,8 @@
 Keys are ``<area>.<figure>``: ``train.*`` (the default maze network at batch 256: steps/s,
 samples/s, data-pipeline share of a step, ambient vs clean-only step time, achieved
 GFLOP/s), ``maze.*`` (GCS/RRT plans per second, process-pool speed-up, the RRT/GCS
-smoothness gap, the evaluation's environment share) and ``binsort.*``.
+smoothness gap, the evaluation's environment share), ``binsort.*`` and ``arm.*`` (collision
+checks/s, trajopt and RRT plans/s, pool speed-up, environment time of 1000 evaluation trials).
 Targets live here, not in timed unit tests.
 """
 
@@ -150,7 +151,18 @@ def bench_binsort(quick: bool) -> dict[str, float]:
     return out
 
 
-AREAS = {"train": bench_train, "maze": bench_maze, "binsort": bench_binsort}
+def bench_arm(quick: bool) -> dict[str, float]:
+    from .datagen.arm_bench import bench_arm as bench_arm_datagen
+
+    out = bench_arm_datagen(quick=quick)
+    share = eval_share("arm", (-3.0, 3.0))
+    out[f"arm.eval_{share['n_trials']}_policy_s"] = share["policy_s"]
+    out[f"arm.eval_{share['n_trials']}_env_s"] = share["env_s"]
+    out["arm.eval_env_share"] = share["env_over_policy"]
+    return out
+
+
+AREAS = {"train": bench_train, "maze": bench_maze, "binsort": bench_binsort, "arm": bench_arm}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,9 @@ class ConfigError(ValueError):
     """A configuration problem; the message names the offending key."""
 
 
+# Where training windows may start: every step (receding horizon) or episode starts (whole plans).
+WINDOW_STARTS = ("every_step", "episode_start")
+
 # --------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------
@@ -59,6 +62,7 @@ class PolicyConfig:
     n_action_steps: int = 8  # executed before replanning
     num_diffusion_steps: int = 100
     prediction: str = "epsilon"  # or "sample" (x0-prediction)
+    window_starts: str = "every_step"  # or "episode_start": train only on windows that start an episode
 
     def validate(self, key: str) -> None:
         _check(len(self.down_dims) >= 1 and all(d > 0 for d in self.down_dims), f"{key}.down_dims", "must be positive")
@@ -71,6 +75,7 @@ class PolicyConfig:
         _check(1 <= self.n_action_steps <= self.horizon, f"{key}.n_action_steps", "must be in [1, horizon]")
         _check(self.num_diffusion_steps >= 2, f"{key}.num_diffusion_steps", "must be >= 2")
         _check(self.prediction in ("epsilon", "sample"), f"{key}.prediction", "must be 'epsilon' or 'sample'")
+        _check(self.window_starts in WINDOW_STARTS, f"{key}.window_starts", f"must be one of {', '.join(WINDOW_STARTS)}")
 
 
 @dataclass

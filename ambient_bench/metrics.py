@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import numpy as np
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -15,3 +18,22 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     centre = (p + z**2 / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def planning_summary(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Aggregates of planning-style records (``success``, ``collision``, ``accel_sq``):
+    success_rate with its Wilson 95 % interval, the mean / std of ``accel_sq`` over
+    successes (NaN if none), collision_rate and n_trials."""
+    n = len(records)
+    n_success = sum(bool(r["success"]) for r in records)
+    low, high = wilson_interval(n_success, n)
+    accel = np.array([r["accel_sq"] for r in records if r["success"]])
+    return {
+        "success_rate": n_success / n if n else 0.0,
+        "success_ci95_low": low,
+        "success_ci95_high": high,
+        "accel_sq_mean": float(accel.mean()) if len(accel) else float("nan"),
+        "accel_sq_std": float(accel.std()) if len(accel) else float("nan"),
+        "collision_rate": sum(bool(r["collision"]) for r in records) / n if n else 0.0,
+        "n_trials": float(n),
+    }

@@ -102,11 +102,14 @@ class Runner:
 
     def run_dir(self, run: RunSpec) -> Path:
         suite = self.entry_suite(run.entry)
+        policy = to_dict(suite.policy)
+        if policy["window_starts"] == "every_step":  # the default keeps the keys of runs cached before the option
+            del policy["window_starts"]
         key = {
             "datasets": {n: self.dataset_dir(suite, n).name for n in suite.datasets},
             "baseline": self.baseline_name(run.entry),
             "params": run.params_dict,
-            "policy": to_dict(suite.policy),
+            "policy": policy,
             "train": to_dict(suite.train),
             "seed": run.seed,
             "torch_threads": self.torch_threads,

@@ -8,7 +8,10 @@ a few searchsorted/gather calls -- no per-item Python loop and no rejection samp
 per-datapoint annotations cost the same as per-dataset ones.
 
 A window starting at step k of an episode is (obs[k], action[k : k + horizon]), the
-actions padded past the episode's end with its last action.
+actions padded past the episode's end with its last action. Windows start at every step
+(``window_starts="every_step"``, receding-horizon policies) or only at each episode's
+first step (``"episode_start"``: a policy that predicts a whole plan open-loop from the
+start, where a window from mid-plan would teach it plans that begin elsewhere).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import torch
 
 from .baseline import Baseline
+from .config import WINDOW_STARTS
 from .data import Dataset
 from .diffusion import NoiseSchedule
 from .normalizer import Normalizer
@@ -46,7 +50,10 @@ class NoiseBandSampler:
         schedule: NoiseSchedule,
         horizon: int,
         normalizer: Normalizer,
+        window_starts: str = "every_step",
     ):
+        if window_starts not in WINDOW_STARTS:
+            raise ValueError(f"window_starts={window_starts!r}; valid: {', '.join(WINDOW_STARTS)}")
         self.schedule = schedule
         self.horizon = horizon
         T = schedule.num_steps
@@ -58,14 +65,15 @@ class NoiseBandSampler:
             if band is None:
                 continue
             n = len(ds.obs)
+            rows = np.arange(n) if window_starts == "every_step" else ds.episode_starts
             obs.append(ds.obs)
             act.append(ds.action)
-            ends.append(np.repeat(ds.episode_ends, np.diff(np.concatenate([[0], ds.episode_ends]))) + offset)
-            starts.append(np.arange(n) + offset)
-            ds_id.append(np.full(n, len(self.names)))
-            s_min.append(np.broadcast_to(np.asarray(band.sigma_min, dtype=np.float64), (n,)))
-            s_max.append(np.broadcast_to(np.asarray(band.sigma_max, dtype=np.float64), (n,)))
-            corrupt.append(np.full(n, source == "corrupt"))
+            ends.append(np.repeat(ds.episode_ends, np.diff(np.concatenate([[0], ds.episode_ends])))[rows] + offset)
+            starts.append(rows + offset)
+            ds_id.append(np.full(len(rows), len(self.names)))
+            s_min.append(np.broadcast_to(np.asarray(band.sigma_min, dtype=np.float64), (n,))[rows])
+            s_max.append(np.broadcast_to(np.asarray(band.sigma_max, dtype=np.float64), (n,))[rows])
+            corrupt.append(np.full(len(rows), source == "corrupt"))
             weights.append(baseline.dataset_weight(source))
             self.names.append(name)
             offset += n

@@ -7,10 +7,13 @@ evaluator steps with a policy. Nothing in the core knows a suite by name.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,6 +48,34 @@ class GeneratorOutput:
     solver: str
     n_failed: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
+
+
+def first_valid_attempt(
+    attempts: Sequence[Any],
+    plan: Callable[[Any], tuple[np.ndarray | None, str]],
+    check: Callable[[np.ndarray], str | None],
+    failures: dict[str, int],
+) -> tuple[np.ndarray, str] | None:
+    """The first attempt whose plan passes ``check``, as (plan, solver name), or None.
+
+    ``plan(attempt) -> (array | None, solver name or failure reason)``; the array is
+    rounded to float32 first, so ``check(array) -> reason | None`` sees exactly what a
+    dataset stores. Failed attempts (no plan, a failed check, a solver ``RuntimeError``)
+    are counted by reason in ``failures``: one problem never ends a long run.
+    """
+    for attempt in attempts:
+        try:
+            result, name = plan(attempt)
+            if result is not None:
+                result = np.asarray(result, dtype=np.float32).astype(float)
+            reason = name if result is None else check(result)
+        except RuntimeError as err:
+            reason = f"{type(err).__name__}: {str(err)[:80]}"
+        if reason is None:
+            return result, name
+        failures[reason] = failures.get(reason, 0) + 1
+        log.debug("attempt %s failed: %s", attempt, reason)
+    return None
 
 
 class Generator(Protocol):

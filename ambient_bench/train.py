@@ -65,7 +65,8 @@ def train(
 
     torch.manual_seed(seed)
     policy = build_policy(datasets, baseline, policy_config)
-    sampler = NoiseBandSampler(datasets, baseline, policy.schedule, policy_config.horizon, policy.normalizer)
+    sampler = NoiseBandSampler(datasets, baseline, policy.schedule, policy_config.horizon, policy.normalizer,
+                               policy_config.window_starts)
     optimizer = torch.optim.AdamW(policy.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = EMA(policy.net, cfg.ema_decay)
     generator = torch.Generator().manual_seed(seed)

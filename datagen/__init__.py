@@ -2,3 +2,5 @@
 from . import maze_gcs
 from . import maze_rrt
 from . import binsort_scripted
+from . import arm_trajopt
+from . import arm_rrt

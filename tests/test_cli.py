@@ -13,7 +13,7 @@ SMOKE = ["--suite", "maze", "--preset", "smoke", "--workers", "1", "--no-progres
 
 BAD_INPUTS = [
     # (extra arguments, text the one line must contain)
-    (["--suite", "mase"], "valid suites: binsort, maze"),
+    (["--suite", "mase"], "valid suites: arm, binsort, maze"),
     (["--suite", "nowhere/maze.yaml"], "nowhere/maze.yaml does not exist"),
     (["--preset", "huge"], "valid presets: smoke, quick, paper"),
     (["--baselines", "clean_only,ambiant"], "'ambiant'"),
@@ -32,7 +32,7 @@ BAD_INPUTS = [
     (["--set", "task_params.max_steps=many"], "task_params.max_steps: expected an integer, got 'many'"),
     (["--set", "task_params.layout=nowhere"], "maze layout 'nowhere' not found; built-in layouts"),
     (["--set", "task_params.colour=red"], "unknown key task_params.colour; valid keys here: dt_s, layout, max_steps"),
-    (["--set", "task=mazes"], "task: unknown task 'mazes'; valid names: binsort, maze"),
+    (["--set", "task=mazes"], "task: unknown task 'mazes'; valid names: arm, binsort, maze"),
     (["--set", "datasets.clean.generator=maze_gsc"], "datasets.clean.generator: unknown generator 'maze_gsc'"),
     (["--set", "datasets.clean.params.bogus=1"], "unknown key datasets.clean.params.bogus; valid keys here: dt_s"),
     (["--set", "datasets.corrupt.params.speed_m_s=9"], "datasets.corrupt.params: speed_m_s=9"),

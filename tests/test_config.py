@@ -16,6 +16,7 @@ from ambient_bench.config import ConfigError, load_suite
     ("eval.sampler=euler", "eval.sampler"),
     ("datasets.clean.source=dirty", "datasets.clean.source"),
     ("train.ema_decay=1.0", "train.ema_decay"),
+    ("policy.window_starts=middle", "policy.window_starts"),
 ])
 def test_bad_overrides_name_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -110,3 +110,19 @@ def test_windows_are_slices_padded_with_the_last_action(clean_corrupt):
         idx = np.minimum(np.arange(start, start + 16), end - 1)
         assert torch.equal(batch.action[i], sampler.action[idx])
         assert torch.equal(batch.obs[i], sampler.obs[start])
+
+
+def test_episode_start_windows_begin_only_at_episode_starts(clean_corrupt):
+    baseline = make_baseline("cotrain", {"alpha": 0.5})
+    norm = Normalizer.fit([d.obs for d in clean_corrupt.values()], [d.action for d in clean_corrupt.values()])
+    sampler = NoiseBandSampler(clean_corrupt, baseline, SCHEDULE, 16, norm, window_starts="episode_start")
+    n_episodes = sum(len(d.episode_ends) for d in clean_corrupt.values())
+    assert len(sampler.window_start) == n_episodes
+    firsts = set(np.concatenate([[0], clean_corrupt["clean"].episode_ends[:-1]]).tolist())
+    offset = len(clean_corrupt["clean"].obs)
+    firsts |= set((offset + np.concatenate([[0], clean_corrupt["corrupt"].episode_ends[:-1]])).tolist())
+    batch = sampler.sample(2000, torch.Generator().manual_seed(0))
+    assert set(sampler.window_start[batch.window].tolist()) <= firsts
+    assert batch.is_corrupt.any() and not batch.is_corrupt.all()
+    with pytest.raises(ValueError, match="window_starts"):
+        NoiseBandSampler(clean_corrupt, baseline, SCHEDULE, 16, norm, window_starts="middle")

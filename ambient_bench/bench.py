@@ -3,7 +3,8 @@
 Keys are ``<area>.<figure>``: ``train.*`` (the default maze network at batch 256: steps/s,
 samples/s, data-pipeline share of a step, ambient vs clean-only step time, achieved
 GFLOP/s), ``maze.*`` (GCS/RRT plans per second, process-pool speed-up, the RRT/GCS
-smoothness gap, the evaluation's environment share) and ``binsort.*``.
+smoothness gap, the evaluation's environment share), ``binsort.*`` and ``ray.*`` (the Ray
+executor's per-task overhead and maze datagen against the process pool).
 Targets live here, not in timed unit tests.
 """
 
@@ -150,7 +151,13 @@ def bench_binsort(quick: bool) -> dict[str, float]:
     return out
 
 
-AREAS = {"train": bench_train, "maze": bench_maze, "binsort": bench_binsort}
+def bench_ray(quick: bool) -> dict[str, float]:
+    from .ray_bench import bench_ray as bench_ray_executor
+
+    return bench_ray_executor(quick)
+
+
+AREAS = {"train": bench_train, "maze": bench_maze, "binsort": bench_binsort, "ray": bench_ray}
 
 
 def main(argv: list[str] | None = None) -> int:

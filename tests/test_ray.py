@@ -109,6 +109,18 @@ def test_killed_worker_during_datagen_is_retried_to_identical_data(local_ray, po
     assert dataset_checksums(runner) == dataset_checksums(pool_smoke)
 
 
+def test_a_worker_that_keeps_dying_fails_the_stage_once_retries_run_out(local_ray, tmp_path):
+    from ray import cloudpickle
+
+    from ambient_bench.jobs import JobLostError
+    from ambient_bench.ray_executor import RayExecutor
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    executor = KillOneShardWorker(RayExecutor(max_retries=0, progress=False), tmp_path / "killed-worker-pid")
+    with pytest.raises(JobLostError, match=r"datagen shards: .*shard-\d+\.npz did not finish after 0 retries"):
+        ray_runner(tmp_path / "out", "datagen", executor)
+
+
 def test_job_error_surfaces_as_itself_not_as_a_ray_error(local_ray, tmp_path):
     from ambient_bench.ray_executor import RayExecutor
 

@@ -2,9 +2,9 @@
 
 The jobs are the same functions the local executors run: each writes its own output,
 keyed and atomically (temp file + rename), under the run's output root. So on a cluster
-every node must mount that root at the same path (shared storage); a task's return value
-is only the small record the runner needs (a shard's record, a checkpoint path, an
-evaluation summary). Datasets and checkpoints never pass through the object store: the
+every node must mount that root at the same path (shared storage); a task returns what
+the job returns locally (a shard's record, a checkpoint path, an evaluation's records).
+Datasets and checkpoints never pass through the object store: the
 jobs read their inputs (datasets for training, checkpoints for evaluation) from that
 storage anyway, and a 2 GB dataset shipped back to one driver would make it the
 bottleneck.

@@ -137,6 +137,15 @@ def run_cli(args, tmp_path, prelude=""):
                            "--out", str(tmp_path)], capture_output=True, text=True)
 
 
+def test_cli_joins_a_running_cluster_by_address(local_ray, pool_smoke, tmp_path):
+    address = local_ray.get_runtime_context().gcs_address
+    proc = run_cli(["--executor", "ray", "--ray-address", address, "--stage", "datagen", "--no-progress"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Ray cluster: 2 CPUs" in proc.stderr
+    runner = Runner(load_suite("maze", "smoke"), "smoke", tmp_path, progress=False)
+    assert dataset_checksums(runner) == dataset_checksums(pool_smoke)
+
+
 def test_without_ray_the_cli_says_how_to_install_it(tmp_path):
     proc = run_cli(["--executor", "ray"], tmp_path, prelude="sys.modules['ray'] = None; ")
     assert proc.returncode == 2

@@ -4,15 +4,15 @@ The jobs are the same functions the local executors run: each writes its own out
 keyed and atomically (temp file + rename), under the run's output root. So on a cluster
 every node must mount that root at the same path (shared storage); a task returns what
 the job returns locally (a shard's record, a checkpoint path, an evaluation's records).
-Datasets and checkpoints never pass through the object store: the
-jobs read their inputs (datasets for training, checkpoints for evaluation) from that
-storage anyway, and a 2 GB dataset shipped back to one driver would make it the
-bottleneck.
+Datasets and checkpoints never pass through the object store: the jobs read their inputs
+(datasets for training, checkpoints for evaluation) from that storage anyway, and
+shipping every shard and checkpoint back to one driver would make it the bottleneck.
 
 A worker that dies (killed, out of memory, node lost) has its task retried up to
-``max_retries`` times; a retried job finds at most a half-written temp file and redoes
-its work, so outputs are identical. An exception raised by a job is not retried (it would
-fail again) and is re-raised here as itself, without Ray's wrapping.
+``max_retries`` times; a retried job finds at most a torn output (a temp file, a shard
+without its record) and redoes it, so outputs are identical. An exception raised by a
+job is not retried (it would fail again) and is re-raised here as itself, without Ray's
+wrapping.
 """
 
 from __future__ import annotations

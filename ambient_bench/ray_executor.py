@@ -74,11 +74,14 @@ def cpus_for(job: Any, request: TaskResources) -> float:
     return max(request.num_cpus, getattr(job, "torch_threads", 0))
 
 
-def cancel(refs: list[Any]) -> None:
+def cancel(refs: list[Any], grace_s: float = 30.0) -> None:
     """Stop these tasks, queued or running (a running one's worker is killed), as the pool
-    stops its workers; cancelled tasks are not retried."""
+    stops its workers, and wait until they have ended, so that no worker writes a temp
+    file after the caller cleaned up; cancelled tasks are not retried."""
     for ref in refs:
         ray.cancel(ref, force=True)
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=grace_s)
 
 
 def without_progress_bar(job: Any) -> Any:

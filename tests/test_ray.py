@@ -154,7 +154,6 @@ def test_without_ray_the_cli_says_how_to_install_it(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--executor", "local", "--workers", "2"], "one job at a time"),
     (["--executor", "pool", "--ray-address", "auto"], "--ray-address needs --executor ray"),
     (["--executor", "ray", "--ray-address", "127.0.0.1:1"], "no Ray head node answers at 127.0.0.1:1"),
 ])

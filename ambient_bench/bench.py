@@ -3,8 +3,9 @@
 Keys are ``<area>.<figure>``: ``train.*`` (the default maze network at batch 256: steps/s,
 samples/s, data-pipeline share of a step, ambient vs clean-only step time, achieved
 GFLOP/s), ``maze.*`` (GCS/RRT plans per second, process-pool speed-up, the RRT/GCS
-smoothness gap, the evaluation's environment share), ``binsort.*`` and ``arm.*`` (collision
-checks/s, trajopt and RRT plans/s, pool speed-up, environment time of 1000 evaluation trials).
+smoothness gap, the evaluation's environment share), ``binsort.*``, ``arm.*`` (collision
+checks/s, trajopt and RRT plans/s, pool speed-up, environment time of 1000 evaluation trials)
+and ``ray.*`` (the Ray executor's per-task overhead and maze datagen against the process pool).
 Targets live here, not in timed unit tests.
 """
 
@@ -162,7 +163,13 @@ def bench_arm(quick: bool) -> dict[str, float]:
     return out
 
 
-AREAS = {"train": bench_train, "maze": bench_maze, "binsort": bench_binsort, "arm": bench_arm}
+def bench_ray(quick: bool) -> dict[str, float]:
+    from .ray_bench import bench_ray as bench_ray_executor
+
+    return bench_ray_executor(quick)
+
+
+AREAS = {"train": bench_train, "maze": bench_maze, "binsort": bench_binsort, "arm": bench_arm, "ray": bench_ray}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,6 +138,24 @@ class ReportConfig:
 
 
 @dataclass
+class ResourcesConfig:
+    """What each job asks a cluster scheduler for (the Ray executor): CPUs and GPUs per
+    datagen shard, training run and evaluation. Not part of any cache key."""
+
+    datagen_cpus: float = 1.0
+    train_cpus: float = 1.0
+    train_gpus: float = 0.0
+    eval_cpus: float = 1.0
+    eval_gpus: float = 0.0
+
+    def validate(self, key: str) -> None:
+        for name in ("datagen_cpus", "train_cpus", "eval_cpus"):
+            _check(getattr(self, name) > 0, f"{key}.{name}", "must be > 0")
+        for name in ("train_gpus", "eval_gpus"):
+            _check(getattr(self, name) >= 0, f"{key}.{name}", "must be >= 0")
+
+
+@dataclass
 class SuiteConfig:
     name: str
     task: str
@@ -152,6 +170,7 @@ class SuiteConfig:
     selection_metric: str = "success_rate"  # higher is better, on validation trials
     tiebreak_metric: str = ""  # lower is better, e.g. accel_sq_mean
     report: ReportConfig = field(default_factory=ReportConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     classifier: dict[str, Any] = field(default_factory=dict)  # ClassifierConfig fields
     paper: dict[str, dict[str, Any]] = field(default_factory=dict)  # entry -> the paper's numbers
     paper_note: str = ""
@@ -163,6 +182,7 @@ class SuiteConfig:
         self.policy.validate("policy")
         self.train.validate("train")
         self.eval.validate("eval")
+        self.resources.validate("resources")
         _check(self.sweep_seeds >= 1, "sweep_seeds", "must be >= 1")
         _check(self.final_seeds >= 1, "final_seeds", "must be >= 1")
         _check(self.report.pareto_x_better in ("higher", "lower"), "report.pareto_x_better",

@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------
 
 
+class JobLostError(RuntimeError):
+    """A job whose worker kept dying (killed, out of memory, node lost) until its retries ran out."""
+
+
 class Executor(Protocol):
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any], desc: str) -> list[Any]: ...
 

@@ -25,13 +25,17 @@ from pathlib import Path
 
 import torch
 
-from .config import PRESETS, ConfigError, load_suite, suite_names
+from .config import PRESETS, ConfigError, SuiteConfig, load_suite, suite_names
 from .data import DatasetError, remove_temp_files
-from .jobs import Interrupted
+from .jobs import Executor, Interrupted, JobLostError, make_executor
 from .registry import BASELINES, UnknownNameError
 from .runner import STAGES, Runner
 
 log = logging.getLogger("ambient_bench")
+
+EXECUTORS = ("local", "pool", "ray")
+RAY_MISSING = ('--executor ray needs Ray, which is not installed: pip install "ray>=2.9" '
+               '(or the project with its ray extra: pip install -e ".[ray]")')
 
 EXIT_BAD_INPUT = 2
 
@@ -72,7 +76,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("runs"),
                    help="output root (default: runs/, git-ignored; --out results rewrites the committed reference)")
     p.add_argument("--workers", type=positive_int, default=cpu_count(),
-                   help=f"local worker processes (default: the number of cores, here {cpu_count()})")
+                   help=f"local worker processes, or the CPUs of a local Ray instance (default: the number "
+                        f"of cores, here {cpu_count()})")
+    p.add_argument("--executor", choices=EXECUTORS,
+                   help="local: one job at a time in this process; pool: --workers local processes; ray: one "
+                        "Ray task per job (needs the ray extra) (default: pool if --workers > 1, else local)")
+    p.add_argument("--ray-address", help="join a running Ray cluster: auto or HOST:PORT "
+                   "(default: start a local Ray instance of --workers CPUs)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads per job (default: 1; part of every run's key, since it can change results)")
     p.add_argument("--stage", default="all", choices=STAGES,
@@ -100,6 +110,29 @@ def list_names() -> None:
     print("presets:   " + ", ".join(PRESETS))
     print("baselines: " + ", ".join(BASELINES.names()))
     sys.stdout.flush()  # a closed pipe shows here, inside main's handler, not at exit
+
+
+def ray_installed() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def make_job_executor(args: argparse.Namespace, suite: SuiteConfig) -> Executor:
+    """The executor the flags ask for; ConfigError for flags that do not fit together."""
+    name = args.executor or ("pool" if args.workers > 1 else "local")
+    if name != "ray":
+        if args.ray_address:
+            raise ConfigError("--ray-address needs --executor ray")
+        return make_executor(1 if name == "local" else args.workers, not args.no_progress)
+    if not ray_installed():
+        raise ConfigError(RAY_MISSING)
+    from .ray_executor import RayExecutor, task_resources
+
+    return RayExecutor(args.ray_address, None if args.ray_address else args.workers,
+                       task_resources(suite.resources), progress=not args.no_progress)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,9 +164,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         suite = load_suite(args.suite, args.preset, overrides)
         entries = args.baselines.split(",") if args.baselines else None
-        runner = Runner(suite, args.preset, args.out, args.workers, entries, progress=not args.no_progress,
-                        torch_threads=args.threads)
-    except (ConfigError, UnknownNameError) as err:
+        runner = Runner(suite, args.preset, args.out.resolve(), args.workers, entries,
+                        progress=not args.no_progress, torch_threads=args.threads)
+        runner.executor = make_job_executor(args, suite)  # after validation: Ray takes seconds to start
+    except (ConfigError, UnknownNameError, ConnectionError) as err:
         return fail(str(err), args.verbose)
     resume = "python -m ambient_bench.run " + " ".join(shlex.quote(a) for a in argv)
     received = [signal.SIGINT]
@@ -151,7 +185,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         regenerate = f"; to regenerate it: rm -r {shlex.quote(str(err.directory))} && {resume}" \
             if getattr(err, "directory", None) else ""
         return fail(f"{err}{regenerate}", args.verbose)
-    except OSError as err:
+    except (OSError, JobLostError) as err:
         if args.verbose:
             traceback.print_exc()
         print(f"error: {err}", file=sys.stderr)

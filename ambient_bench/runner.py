@@ -20,7 +20,7 @@ import numpy as np
 from .config import BaselineSpec, ConfigError, SuiteConfig, config_hash, deep_merge, from_dict, to_dict
 from .data import load_dataset
 from .jobs import (
-    EvalJob, ShardJob, TrainJob, finalize, make_executor, run_eval, run_shard, run_train,
+    EvalJob, Executor, ShardJob, TrainJob, finalize, make_executor, run_eval, run_shard, run_train,
 )
 from .provenance import git_state, suite_code_version
 from .registry import BASELINES, GENERATORS
@@ -51,10 +51,11 @@ class RunSpec:
 
 class Runner:
     def __init__(self, suite: SuiteConfig, preset: str, out: Path, workers: int = 1,
-                 entries: list[str] | None = None, progress: bool = True, torch_threads: int = 1):
+                 entries: list[str] | None = None, progress: bool = True, torch_threads: int = 1,
+                 executor: Executor | None = None):
         self.suite, self.preset, self.progress, self.torch_threads = suite, preset, progress, torch_threads
         self.root = Path(out) / suite.name / preset
-        self.executor = make_executor(workers, progress)
+        self.executor = executor or make_executor(workers, progress)
         self.entries = entries or list(suite.baselines)
         for name in self.entries:
             if name in suite.baselines:

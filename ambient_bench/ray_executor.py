@@ -1,0 +1,151 @@
+"""Run a stage's jobs as Ray tasks, one task per job, on a local Ray instance or a cluster.
+
+The jobs are the same functions the local executors run: each writes its own output,
+keyed and atomically (temp file + rename), under the run's output root. So on a cluster
+every node must mount that root at the same path (shared storage); a task returns what
+the job returns locally (a shard's record, a checkpoint path, an evaluation's records).
+Datasets and checkpoints never pass through the object store: the jobs read their inputs
+(datasets for training, checkpoints for evaluation) from that storage anyway, and
+shipping every shard and checkpoint back to one driver would make it the bottleneck.
+
+A worker that dies (killed, out of memory, node lost) has its task retried up to
+``max_retries`` times; a retried job finds at most a torn output (a temp file, a shard
+without its record) and redoes it, so outputs are identical. An exception raised by a
+job is not retried (it would fail again) and is re-raised here as itself, without Ray's
+wrapping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import ray
+from ray.exceptions import RayError, RayTaskError
+from tqdm.auto import tqdm
+
+from .config import ResourcesConfig
+from .jobs import Interrupted, JobLostError, run_eval, run_shard, run_train
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class TaskResources:
+    """What one Ray task asks the scheduler for."""
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+
+
+def task_resources(config: ResourcesConfig) -> dict[Callable[[Any], Any], TaskResources]:
+    """Per job function, the resources its tasks request (from the suite's ``resources``)."""
+    return {
+        run_shard: TaskResources(config.datagen_cpus, 0.0),
+        run_train: TaskResources(config.train_cpus, config.train_gpus),
+        run_eval: TaskResources(config.eval_cpus, config.eval_gpus),
+    }
+
+
+def _run_job(fn: Callable[[Any], Any], job: Any) -> Any:
+    return fn(job)
+
+
+_remote_run_job = ray.remote(_run_job)
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a wrong HOST:PORT (ray.init would keep retrying for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as err:
+        raise ConnectionError(f"no Ray head node answers at {address} ({err}); start one with "
+                              "`ray start --head` or pass --ray-address auto on a cluster node") from None
+
+
+def cpus_for(job: Any, request: TaskResources) -> float:
+    """The configured CPUs, and never fewer than the torch threads the job will use."""
+    return max(request.num_cpus, getattr(job, "torch_threads", 0))
+
+
+def cancel(refs: list[Any], grace_s: float = 30.0) -> None:
+    """Stop these tasks, queued or running (a running one's worker is killed), as the pool
+    stops its workers, and wait until they have ended, so that no worker writes a temp
+    file after the caller cleaned up; cancelled tasks are not retried."""
+    for ref in refs:
+        ray.cancel(ref, force=True)
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=grace_s)
+
+
+def without_progress_bar(job: Any) -> Any:
+    """The job with its own progress bar off: Ray forwards worker output line by line, so
+    bars from many tasks would interleave; the stage's bar on the driver shows progress."""
+    return dataclasses.replace(job, progress=False) if hasattr(job, "progress") else job
+
+
+def _what(job: Any) -> str:
+    """A short name for a job in error messages: the output it writes."""
+    return str(getattr(job, "path", None) or getattr(job, "run_dir", None) or type(job).__name__)
+
+
+class RayExecutor:
+    """The Executor protocol on Ray: ``map`` submits every job at once, shows progress as
+    tasks finish and returns the results in job order.
+
+    ``address`` None starts a local Ray instance (``num_cpus`` of it, default all cores)
+    unless this process is already connected; ``"auto"`` or ``HOST:PORT`` joins a running
+    cluster.
+    """
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None,
+                 resources: dict[Callable[[Any], Any], TaskResources] | None = None,
+                 max_retries: int = DEFAULT_MAX_RETRIES, progress: bool = True):
+        self.resources = resources or {}
+        self.max_retries, self.progress = max_retries, progress
+        if not ray.is_initialized():
+            if address and address != "auto":
+                check_reachable(address)
+            context = ray.init(address=address, num_cpus=num_cpus)
+            if context.dashboard_url:
+                log.info("Ray dashboard: http://%s", context.dashboard_url)
+        cluster = ray.cluster_resources()
+        log.info("Ray cluster: %g CPUs, %g GPUs", cluster.get("CPU", 0), cluster.get("GPU", 0))
+
+    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any], desc: str) -> list[Any]:
+        request = self.resources.get(fn, TaskResources())
+        refs = [_remote_run_job.options(num_cpus=cpus_for(job, request), num_gpus=request.num_gpus,
+                                        max_retries=self.max_retries).remote(fn, without_progress_bar(job))
+                for job in jobs]
+        job_of = dict(zip(refs, jobs))
+        pending, n_done = list(refs), 0
+        try:
+            with tqdm(total=len(refs), desc=desc, leave=False, disable=not self.progress or len(jobs) <= 1) as bar:
+                while pending:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    try:
+                        ray.get(done)  # the first failure stops the stage, as in the local executors
+                    except RayError as err:
+                        cancel(pending)
+                        raise self._job_error(err, desc, job_of[done[0]]) from None
+                    n_done += 1
+                    bar.update(1)
+        except KeyboardInterrupt:
+            cancel(pending)
+            raise Interrupted(desc, n_done, len(jobs)) from None
+        return ray.get(refs)
+
+    def _job_error(self, err: RayError, desc: str, job: Any) -> BaseException:
+        """The job's own exception, or, when its worker kept dying, a one-line JobLostError."""
+        if isinstance(err, RayTaskError):
+            cause = err.cause
+            cause.add_note(f"raised by a Ray task of {desc}: {_what(job)}")
+            return cause
+        return JobLostError(f"{desc}: {_what(job)} did not finish after {self.max_retries} retries "
+                            f"({type(err).__name__}: {str(err).splitlines()[0]})")

@@ -22,9 +22,9 @@ import gymnasium
 import numpy as np
 
 from ambient_bench.envs.maze_layout import DEFAULT_LAYOUT, Layout, load_layout
-from ambient_bench.metrics import wilson_interval
+from ambient_bench.metrics import planning_summary
 from ambient_bench.registry import TASKS
-from ambient_bench.task import Episode
+from ambient_bench.task import Episode, first_valid_attempt
 
 log = logging.getLogger(__name__)
 
@@ -181,23 +181,19 @@ def plan_episodes(
     n_failed = 0
     for seed in seeds:
         start, goal = start_goal_for_seed(layout, seed)
-        for attempt in attempts:
-            try:
-                positions, solver = plan(layout, start, goal, int(seed), attempt)
-                if positions is not None:  # check exactly what the dataset will store
-                    positions = np.asarray(positions, dtype=np.float32).astype(float)
-                problem = solver if positions is None else trajectory_problem(layout, positions, goal, dt_s, max_speed_m_s)
-            except RuntimeError as err:  # a solver error on one problem must not end a long run
-                problem = f"{type(err).__name__}: {str(err)[:80]}"
-            if problem is None:
-                episodes.append(episode_from_positions(positions, goal, seed))
-                solvers[solver] = solvers.get(solver, 0) + 1
-                break
-            failures[problem] = failures.get(problem, 0) + 1
-            log.debug("seed %d attempt %s failed: %s", seed, attempt, problem)
-        else:
+        found = first_valid_attempt(
+            attempts,
+            lambda attempt: plan(layout, start, goal, int(seed), attempt),
+            lambda positions: trajectory_problem(layout, positions, goal, dt_s, max_speed_m_s),
+            failures,
+        )
+        if found is None:
             n_failed += 1
             log.warning("seed %d: no valid plan after %d attempts", seed, len(attempts))
+            continue
+        positions, solver = found
+        episodes.append(episode_from_positions(positions, goal, seed))
+        solvers[solver] = solvers.get(solver, 0) + 1
     return episodes, n_failed, {"solvers": solvers, "failed_attempts": failures}
 
 
@@ -396,21 +392,9 @@ class MazeTask:
         return plot_panels(layout, panels, path)
 
     def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
-        """success_rate with its Wilson 95 % interval, collision_rate, and the mean / std of
-        the average squared acceleration over successful rollouts (NaN if none)."""
-        n = len(records)
-        n_success = sum(r["success"] for r in records)
-        low, high = wilson_interval(n_success, n)
-        accel = np.array([r["accel_sq"] for r in records if r["success"]])
-        return {
-            "success_rate": n_success / n if n else 0.0,
-            "success_ci95_low": low,
-            "success_ci95_high": high,
-            "accel_sq_mean": float(accel.mean()) if len(accel) else float("nan"),
-            "accel_sq_std": float(accel.std()) if len(accel) else float("nan"),
-            "collision_rate": sum(r["collision"] for r in records) / n if n else 0.0,
-            "n_trials": float(n),
-        }
+        """``metrics.planning_summary``: success rate (Wilson 95 % interval), collision rate,
+        mean / std of the average squared acceleration over successful rollouts."""
+        return planning_summary(records)
 
 
 # --------------------------------------------------------------------------------------

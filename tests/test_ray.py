@@ -20,19 +20,21 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
-    ray.init(num_cpus=2)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def pool_smoke(tmp_path_factory):
     runner = Runner(load_suite("maze", "smoke"), "smoke", tmp_path_factory.mktemp("pool"), progress=False,
                     executor=ProcessPoolJobExecutor(2, progress=False))
     runner.run()
     return runner
+
+
+@pytest.fixture(scope="module")
+def local_ray(pool_smoke):
+    # The pool's reference run comes first: its workers are forked, and a fork after
+    # ray.init (gRPC and Ray threads in this process) can deadlock the children.
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    ray.init(num_cpus=2)
+    yield ray
+    ray.shutdown()
 
 
 def ray_runner(out, stage="all", executor=None):

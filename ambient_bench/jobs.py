@@ -91,6 +91,16 @@ def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
             process.join()
 
 
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Workers are forked from a clean fork server, never from this process: a fork copies
+    whatever locks this process's threads hold (torch, Drake, Ray, logging), and a child
+    born with one held deadlocks (seen in the test suite). The server imports the job code
+    once, so starting a worker stays cheap; registries load their suites lazily."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["ambient_bench.jobs"])
+    return context
+
+
 class ProcessPoolJobExecutor:
     """A local process pool. Jobs set their own torch thread count (part of their key), so
     the worker count changes neither results nor cache keys."""
@@ -101,7 +111,8 @@ class ProcessPoolJobExecutor:
     def map(self, fn, jobs, desc):
         if len(jobs) <= 1:
             return InProcessExecutor(self.progress).map(fn, jobs, desc)
-        pool = ProcessPoolExecutor(min(self.workers, len(jobs)), initializer=_init_worker)
+        pool = ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=worker_context(),
+                                   initializer=_init_worker)
         futures = [pool.submit(fn, job) for job in jobs]
         n_done = 0
         try:

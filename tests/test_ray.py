@@ -28,9 +28,7 @@ def pool_smoke(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def local_ray(pool_smoke):
-    # The pool's reference run comes first: its workers are forked, and a fork after
-    # ray.init (gRPC and Ray threads in this process) can deadlock the children.
+def local_ray():
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")
     ray.init(num_cpus=2)
     yield ray

@@ -266,8 +266,9 @@ def write_report(runner: "Runner", validation, test, chosen) -> None:
     atomic_write_bytes(root / "table.md", table_markdown(runner, summary).encode())
     plot_pareto(runner, summary, root / "pareto.png")
     plot_rollouts(runner, selection, root / "rollouts.png")
-    plot_datasets(runner, root / "datasets.png")
-    plot_spectrum(runner, selection, root / "spectrum.png")
+    datasets = load_suite_datasets(runner)
+    plot_datasets(runner, datasets, root / "datasets.png")
+    plot_spectrum(runner, datasets, selection, root / "spectrum.png")
     render_scene(runner, root / "scene.png")
     atomic_write_json(root / "selection.json", selection)
     atomic_write_json(root / "config.json", to_dict(runner.suite))
@@ -287,24 +288,28 @@ def render_scene(runner: "Runner", path: Path) -> None:
         task.render_scene(path, int(split_seeds("test", 1)[0]))
 
 
-def plot_datasets(runner: "Runner", path: Path) -> None:
-    """A few demonstrations of each dataset, if the task draws them."""
+def load_suite_datasets(runner: "Runner") -> dict[str, Any]:
+    """The suite's datasets by name, loaded once for every figure that reads them."""
     from .data import load_dataset
+
+    return {name: load_dataset(runner.dataset_dir(runner.suite, name)) for name in runner.suite.datasets}
+
+
+def plot_datasets(runner: "Runner", datasets: dict[str, Any], path: Path) -> None:
+    """A few demonstrations of each dataset, if the task draws them."""
     from .registry import TASKS
 
     task_cls = TASKS.get(runner.suite.task)
     if hasattr(task_cls, "plot_datasets"):
-        datasets = {name: load_dataset(runner.dataset_dir(runner.suite, name)) for name in runner.suite.datasets}
         task_cls.plot_datasets(datasets, runner.suite.task_params, path)
 
 
-def plot_spectrum(runner: "Runner", selection: dict[str, dict[str, Any]], path: Path) -> None:
+def plot_spectrum(runner: "Runner", datasets: dict[str, Any], selection: dict[str, dict[str, Any]],
+                  path: Path) -> None:
     """The action-chunk spectrum of the suite's datasets with the noise floor of every swept
     sigma_min, the selected ones drawn bold (``spectrum.plot_spectrum``)."""
-    from .data import load_dataset
     from .spectrum import plot_spectrum as draw
 
-    datasets = {name: load_dataset(runner.dataset_dir(runner.suite, name)) for name in runner.suite.datasets}
     sigmas = sorted({float(v) for entry in runner.suite.baselines.values()
                      for v in entry.grid.get("sigma_min", []) if float(v) < 1})
     selected = {float(params["sigma_min"]) for params in selection.values() if "sigma_min" in params}

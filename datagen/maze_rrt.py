@@ -235,21 +235,20 @@ def generate_maze_rrt(
 
     if tree == "shared":
         shared = grow_tree(layout, clearance_m, resolution_m, range_m, tree_samples, tree_seed)
-
-        def plan(maze: Layout, start: np.ndarray, goal: np.ndarray, seed: int, attempt: int):
-            waypoints, solver = plan_on_tree(maze, shared, start, goal, clearance_m)
-            return (None if waypoints is None else resample_polyline(waypoints, speed_m_s, dt_s)), solver
-
         attempts = range(1)
+
+        def route(maze: Layout, start: np.ndarray, goal: np.ndarray, seed: int, attempt: int):
+            return plan_on_tree(maze, shared, start, goal, clearance_m)
     else:
-
-        def plan(maze: Layout, start: np.ndarray, goal: np.ndarray, seed: int, attempt: int):
-            waypoints, solver = plan_rrt(
-                maze, start, goal, ompl_seed(seed, attempt), clearance_m, resolution_m, range_m, time_limit_s
-            )
-            return (None if waypoints is None else resample_polyline(waypoints, speed_m_s, dt_s)), solver
-
         attempts = range(n_attempts)
+
+        def route(maze: Layout, start: np.ndarray, goal: np.ndarray, seed: int, attempt: int):
+            return plan_rrt(maze, start, goal, ompl_seed(seed, attempt), clearance_m, resolution_m, range_m,
+                            time_limit_s)
+
+    def plan(maze: Layout, start: np.ndarray, goal: np.ndarray, seed: int, attempt: int):
+        waypoints, solver = route(maze, start, goal, seed, attempt)
+        return (None if waypoints is None else resample_polyline(waypoints, speed_m_s, dt_s)), solver
 
     episodes, n_failed, stats = plan_episodes(seeds, maze, attempts, plan, dt_s, MAX_SPEED_M_S)
     stats["layout_version"] = maze.version

@@ -148,14 +148,16 @@ class RrtTree:
 @functools.lru_cache(maxsize=4)
 def grow_tree(layout_name: str, clearance_m: float, resolution_m: float, range_m: float,
               n_samples: int, tree_seed: int) -> RrtTree:
-    """OMPL RRT grown for exactly ``n_samples`` iterations from a root drawn from
-    ``tree_seed`` (an iteration count, not a time limit, keeps it a pure function of its
-    arguments). The goal is an unreachable point inside an obstacle with zero goal bias,
+    """OMPL RRT grown for exactly ``n_samples`` iterations from the layout's fixed start
+    (the authors' recipe: every path then runs down the tree from its root) or, with random
+    starts, from a root drawn from ``tree_seed`` (an iteration count, not a time limit,
+    keeps it a pure function of its arguments). The goal is an unreachable point inside an obstacle with zero goal bias,
     so the tree only explores. Cached per process: every shard reads the same tree."""
     from ompl import base as ob, geometric as og
 
     layout = load_layout(layout_name)
-    root_xy = layout.sample_free_point(np.random.default_rng(tree_seed), clearance_m)
+    root_xy = (layout.sample_free_point(np.random.default_rng(tree_seed), clearance_m)
+               if layout.start_xy is None else layout.start_xy)
     inside_wall = (layout.walls[0, :2] + layout.walls[0, 2:]) / 2
     with seeded_ompl(ompl_seed(tree_seed, 0)):
         space, si = space_information(layout, clearance_m, resolution_m)

@@ -108,9 +108,11 @@ def sample_start_goal(
     clearance_m: float = START_CLEARANCE_M,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Start and goal from ``layout.sample_free_point`` (``clearance_m`` from the walls, so
-    both lie in the GCS cover), at least ``min_separation_m`` apart."""
+    both lie in the GCS cover), at least ``min_separation_m`` apart; the start is the
+    layout's ``start_xy`` when it fixes one."""
     while True:
-        start, goal = layout.sample_free_point(rng, clearance_m), layout.sample_free_point(rng, clearance_m)
+        start = layout.sample_free_point(rng, clearance_m) if layout.start_xy is None else layout.start_xy.copy()
+        goal = layout.sample_free_point(rng, clearance_m)
         if np.linalg.norm(goal - start) >= min_separation_m:
             return start, goal
 

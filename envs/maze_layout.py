@@ -10,11 +10,14 @@ Two kinds, stored as JSON under ``envs/maze_layouts/``:
 
 Both expose the same interface: ``bounds``, ``walls`` (closed boxes
 ``[xmin, ymin, xmax, ymax]``), ``free_boxes(margin_m)``, ``sample_free_point(rng,
-clearance_m)`` and ``max_steps(dt_s)``.
+clearance_m)`` and ``max_steps(dt_s)``. A layout may fix the start (``start_xy``):
+``boxes_fixed_start`` is the authors' world with the fixed start (2.5, 2.5) of their
+earlier public data, where every episode starts at one point and only the goal varies.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections import deque
@@ -34,11 +37,13 @@ MIN_BOX_WIDTH_M = 1e-6
 
 @dataclass(frozen=True)
 class Layout:
-    """Obstacle boxes ``walls`` (M, 4) inside ``bounds`` ``[xmin, ymin, xmax, ymax]``."""
+    """Obstacle boxes ``walls`` (M, 4) inside ``bounds`` ``[xmin, ymin, xmax, ymax]``;
+    ``start_xy`` fixes every episode's start (None: random starts)."""
 
     version: str
     bounds: np.ndarray
     walls: np.ndarray
+    start_xy: np.ndarray | None = None
 
     @property
     def plot_margin_m(self) -> float:
@@ -54,13 +59,17 @@ class Layout:
         raise NotImplementedError
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "version": self.version, "bounds": self.bounds.tolist(), "walls": self.walls.tolist()}
+        fixed = {} if self.start_xy is None else {"start_xy": self.start_xy.tolist()}
+        return {"kind": self.kind, "version": self.version, "bounds": self.bounds.tolist(),
+                "walls": self.walls.tolist(), **fixed}
 
     @staticmethod
     def common_fields(d: dict[str, Any]) -> dict[str, Any]:
         """The fields every kind stores, parsed from its JSON."""
+        start = d.get("start_xy")
         return {"version": str(d["version"]), "bounds": np.asarray(d["bounds"], dtype=float),
-                "walls": np.asarray(d["walls"], dtype=float).reshape(-1, 4)}
+                "walls": np.asarray(d["walls"], dtype=float).reshape(-1, 4),
+                "start_xy": None if start is None else np.asarray(start, dtype=float)}
 
     @staticmethod
     def from_json(d: dict[str, Any]) -> "Layout":
@@ -326,6 +335,8 @@ AUTHORS_BOXES = [
     [1.2, 0.5, 2.7, 1.0], [3.0, 4.0, 4.0, 4.5], [3.7, 0.5, 4.2, 4.5], [4.7, 1.0, 5.0, 1.5],
     [0.7, 2.5, 1.5, 3.5], [2.0, 2.7, 2.3, 3.5],
 ]
+# The fixed start of the authors' earlier public maze data (their tree was rooted there).
+AUTHORS_FIXED_START = [2.5, 2.5]
 # The stored corridor maze: open enough to learn on a CPU budget, with loops around most walls.
 CORRIDORS_PARAMS = {"n_rows": 6, "n_cols": 6, "seed": 1, "extra_openings": 4}
 
@@ -334,8 +345,11 @@ def built_in_layouts() -> dict[str, tuple[Layout, str]]:
     """The stored layouts by name, each with the expression that builds it."""
     boxes = BoxLayout(version="authors-boxes-5x5-v1", bounds=np.array([0.0, 0.0, 5.0, 5.0]),
                       walls=np.array(AUTHORS_BOXES), step_cap=300)
+    fixed_start = dataclasses.replace(boxes, version="authors-boxes-5x5-fixed-start-v1",
+                                      start_xy=np.array(AUTHORS_FIXED_START))
     return {
         "boxes": (boxes, "ambient_bench.envs.maze_layout.AUTHORS_BOXES in [0, 5]^2, step cap 300"),
+        "boxes_fixed_start": (fixed_start, "the boxes layout with start AUTHORS_FIXED_START"),
         "corridors": (generate_grid_maze(**CORRIDORS_PARAMS),
                       f"ambient_bench.envs.maze_layout.generate_grid_maze(**{CORRIDORS_PARAMS})"),
     }

@@ -30,10 +30,10 @@ def episode_bytes(output):
     return {e.seed: (e.obs.tobytes(), e.action.tobytes()) for e in output.episodes}
 
 
-def assert_valid(output, seeds):
+def assert_valid(output, seeds, layout=LAYOUT):
     assert output.n_failed == 0 and [e.seed for e in output.episodes] == seeds
     for episode in output.episodes:
-        start, goal = maze.start_goal_for_seed(LAYOUT, episode.seed)
+        start, goal = maze.start_goal_for_seed(layout, episode.seed)
         positions = maze.positions_from_episode(episode)
         np.testing.assert_allclose(positions[0], start, atol=1e-6)
         np.testing.assert_allclose(episode.obs[:, 8:], np.tile(goal, (len(episode.obs), 1)), atol=1e-6)
@@ -142,6 +142,16 @@ def test_shared_tree_has_bounded_steps_and_every_path_follows_it():
     np.testing.assert_array_equal(path[0], tree.vertices_xy[a])
     np.testing.assert_array_equal(path[-1], tree.vertices_xy[b])
     assert np.linalg.norm(np.diff(path, axis=0), axis=1).max() <= 0.1 + 1e-9
+
+
+def test_fixed_start_tree_is_rooted_at_the_start_and_paths_run_down_it():
+    from ambient_bench.datagen import maze_rrt
+
+    fixed = maze.load_layout("boxes_fixed_start")
+    tree = maze_rrt.grow_tree("boxes_fixed_start", 0.1, 0.005, 0.1, 2000, 0)
+    np.testing.assert_array_equal(tree.vertices_xy[tree.parent < 0][0], fixed.start_xy)
+    output = GENERATORS.get("maze_rrt")(CORRUPT_SEEDS[:5], layout="boxes_fixed_start", tree_samples=2000)
+    assert_valid(output, CORRUPT_SEEDS[:5], fixed)  # starts at the fixed start, valid in the same world
 
 
 def test_per_plan_and_shared_trees_give_valid_distinct_data(rrt):

@@ -13,8 +13,8 @@ LAYOUTS = {name: maze_layout.load_layout(name) for name in ("boxes", "corridors"
 
 def test_stored_layouts_are_the_built_in_ones(tmp_path):
     for name, (built, _) in maze_layout.built_in_layouts().items():
-        stored = LAYOUTS[name]
-        assert type(stored) is type(built) and stored.version == built.version
+        stored = maze_layout.load_layout(name)
+        assert type(stored) is type(built) and stored.to_json() == built.to_json()
         np.testing.assert_array_equal(stored.walls, built.walls)
         np.testing.assert_array_equal(stored.bounds, built.bounds)
         path = tmp_path / f"{name}.json"
@@ -29,6 +29,16 @@ def test_box_world_is_the_authors():
     boxes = LAYOUTS["boxes"]
     assert boxes.bounds.tolist() == [0.0, 0.0, 5.0, 5.0] and len(boxes.walls) == 10
     assert [3.0, 2.5, 4.5, 3.5] in boxes.walls.tolist()
+
+
+def test_fixed_start_layout_starts_every_episode_at_the_authors_start():
+    from ambient_bench.envs.maze import start_goal_for_seed
+
+    fixed = maze_layout.load_layout("boxes_fixed_start")
+    assert fixed.walls.tolist() == LAYOUTS["boxes"].walls.tolist() and LAYOUTS["boxes"].start_xy is None
+    pairs = [start_goal_for_seed(fixed, seed) for seed in range(20)]
+    assert all(start.tolist() == maze_layout.AUTHORS_FIXED_START for start, _ in pairs)
+    assert len({tuple(goal) for _, goal in pairs}) == 20  # goals still vary
 
 
 def test_corridor_maze_has_loops():

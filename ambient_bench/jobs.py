@@ -71,10 +71,15 @@ class InProcessExecutor:
         return results
 
 
-def _init_worker() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them all, and die at once on SIGTERM."""
+def _init_worker(drake_log_level: int) -> None:
+    """Workers leave Ctrl-C to the parent, which stops them all, and die at once on SIGTERM.
+    A fork-server worker does not inherit the parent's logging: it takes Drake's level from
+    the parent (importing pydrake resets it to INFO, so import first, then set)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    import pydrake.common  # noqa: F401
+
+    logging.getLogger("drake").setLevel(drake_log_level)
 
 
 def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
@@ -112,7 +117,8 @@ class ProcessPoolJobExecutor:
         if len(jobs) <= 1:
             return InProcessExecutor(self.progress).map(fn, jobs, desc)
         pool = ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=worker_context(),
-                                   initializer=_init_worker)
+                                   initializer=_init_worker,
+                                   initargs=(logging.getLogger("drake").getEffectiveLevel(),))
         futures = [pool.submit(fn, job) for job in jobs]
         n_done = 0
         try:

@@ -72,7 +72,7 @@ class Baseline:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(x_t, regression target) for the denoising loss; the ordinary one by default."""
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
-        return schedule.add_noise(x0, noise, t), schedule.target(x0, noise)
+        return schedule.add_noise(x0, noise, t), schedule.target(x0, noise, t)
 
     def params(self) -> dict[str, Any]:
         return dataclasses.asdict(self) if dataclasses.is_dataclass(self) else {}

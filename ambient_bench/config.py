@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from .diffusion import PREDICTIONS
+
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the offending key."""
@@ -61,7 +63,7 @@ class PolicyConfig:
     horizon: int = 16  # predicted actions per chunk
     n_action_steps: int = 8  # executed before replanning
     num_diffusion_steps: int = 100
-    prediction: str = "epsilon"  # or "sample" (x0-prediction)
+    prediction: str = "epsilon"  # or "sample" (x0-prediction) or "v" (see diffusion.PREDICTIONS)
     window_starts: str = "every_step"  # or "episode_start": train only on windows that start an episode
 
     def validate(self, key: str) -> None:
@@ -74,7 +76,7 @@ class PolicyConfig:
                f"must be a positive multiple of {factor} (2**(len(down_dims)-1)) for the U-Net")
         _check(1 <= self.n_action_steps <= self.horizon, f"{key}.n_action_steps", "must be in [1, horizon]")
         _check(self.num_diffusion_steps >= 2, f"{key}.num_diffusion_steps", "must be >= 2")
-        _check(self.prediction in ("epsilon", "sample"), f"{key}.prediction", "must be 'epsilon' or 'sample'")
+        _check(self.prediction in PREDICTIONS, f"{key}.prediction", f"must be one of {', '.join(PREDICTIONS)}")
         _check(self.window_starts in WINDOW_STARTS, f"{key}.window_starts", f"must be one of {', '.join(WINDOW_STARTS)}")
 
 

@@ -2,6 +2,12 @@
 
 Noising is x_t = sqrt(abar_t) * x0 + sigma_t * eps with sigma_t = sqrt(1 - abar_t), so
 sigma lies in (0, 1) and every method's thresholds are given in sigma, not steps.
+
+The network predicts one of three equivalent targets (``PREDICTIONS``): ``epsilon``, the
+clean ``sample`` x0, or ``v`` = sqrt(abar_t) eps - sigma_t x0 (Salimans & Ho). They differ
+in how a network error reaches x0: fully at every level for ``sample``, scaled by
+sigma_t / sqrt(abar_t) for ``epsilon`` (large at high noise), by sigma_t for ``v`` -- so
+``v`` acts like x0-prediction at high noise and like epsilon-prediction at low noise.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ from typing import Callable
 
 import torch
 
-# A denoiser maps (x_t, t) to the network's prediction (epsilon or x0).
+PREDICTIONS = ("epsilon", "sample", "v")
+# A denoiser maps (x_t, t) to the network's prediction (epsilon, x0 or v).
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -32,8 +39,8 @@ class NoiseSchedule:
     """T-step VP schedule. Tensors are float64 for exact closed forms; cast on use."""
 
     def __init__(self, num_steps: int = 100, prediction: str = "epsilon", clip_sample: bool = True):
-        if prediction not in ("epsilon", "sample"):
-            raise ValueError(f"prediction must be 'epsilon' or 'sample', got {prediction!r}")
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
         self.num_steps = num_steps
         self.prediction = prediction
         self.clip_sample = clip_sample
@@ -68,9 +75,17 @@ class NoiseSchedule:
         s = self._coef(self.sigmas, t, x0)
         return a * x0 + s * noise
 
-    def target(self, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """The regression target of the ordinary denoising loss."""
-        return noise if self.prediction == "epsilon" else x0
+    def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The regression target of the ordinary denoising loss for x_t = add_noise(x0, noise, t)."""
+        if self.prediction != "v":
+            return noise if self.prediction == "epsilon" else x0
+        return self._coef(self.alphas_cumprod.sqrt(), t, x0) * noise - self._coef(self.sigmas, t, x0) * x0
+
+    def target_from_x0(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The target that an estimate ``x0`` of the clean sample implies for ``x_t`` at step
+        ``t``, in this schedule's parameterisation (every target is linear in it)."""
+        noise = (x_t - self._coef(self.alphas_cumprod.sqrt(), t, x_t) * x0) / self._coef(self.sigmas, t, x_t)
+        return self.target(x0, noise, t)
 
     def predict_x0(self, model_out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if self.prediction == "sample":
@@ -78,7 +93,7 @@ class NoiseSchedule:
         else:
             a = self._coef(self.alphas_cumprod.sqrt(), t, x_t)
             s = self._coef(self.sigmas, t, x_t)
-            x0 = (x_t - s * model_out) / a
+            x0 = (x_t - s * model_out) / a if self.prediction == "epsilon" else a * x_t - s * model_out
         return x0.clamp(-1.0, 1.0) if self.clip_sample else x0
 
     def posterior_variance(self) -> torch.Tensor:

@@ -27,8 +27,8 @@ def ambient_pair(
     """(x_t, target) of the ambient loss for samples known only at ``sigma_min`` < sigma_t.
 
     a = sqrt((1 - st^2) / (1 - sm^2)), b^2 = (st^2 - sm^2) / (1 - sm^2), x_t = a x_min + b w;
-    x0 target  = [st^2 sqrt(1-sm^2) x_min - sm^2 sqrt(1-st^2) x_t] / (st^2 - sm^2)
-    eps target = [st (1-sm^2) x_t - st sqrt(1-st^2) sqrt(1-sm^2) x_min] / (st^2 - sm^2)
+    x0 target = [st^2 sqrt(1-sm^2) x_min - sm^2 sqrt(1-st^2) x_t] / (st^2 - sm^2), given to
+    the network in the schedule's parameterisation (every target is linear in the x0 one).
     """
     shape = (-1,) + (1,) * (x0.dim() - 1)
     st = schedule.t_to_sigma(t).to(x0.dtype).view(shape)
@@ -39,12 +39,8 @@ def ambient_pair(
     a = torch.sqrt((1 - st**2) / (1 - sm**2))
     b = torch.sqrt((st**2 - sm**2) / (1 - sm**2))
     x_t = a * x_min + b * w
-    gap = st**2 - sm**2
-    if schedule.prediction == "sample":
-        target = (st**2 * torch.sqrt(1 - sm**2) * x_min - sm**2 * torch.sqrt(1 - st**2) * x_t) / gap
-    else:
-        target = (st * (1 - sm**2) * x_t - st * torch.sqrt(1 - st**2) * torch.sqrt(1 - sm**2) * x_min) / gap
-    return x_t, target
+    x0_target = (st**2 * torch.sqrt(1 - sm**2) * x_min - sm**2 * torch.sqrt(1 - st**2) * x_t) / (st**2 - sm**2)
+    return x_t, schedule.target_from_x0(x0_target, x_t, t)
 
 
 @register_baseline("ambient_loss")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ambient_bench.baselines.ambient_loss import ambient_pair
-from ambient_bench.diffusion import NoiseSchedule
+from ambient_bench.diffusion import PREDICTIONS, NoiseSchedule
 
 
 def test_cosine_schedule_matches_closed_form():
@@ -80,7 +80,27 @@ def test_ddpm_with_exact_gaussian_denoiser_has_the_gaussian_mean():
     assert x.mean().item() == pytest.approx(MU, abs=0.01)
 
 
-@pytest.mark.parametrize("prediction", ["sample", "epsilon"])
+@pytest.mark.parametrize("prediction", PREDICTIONS)
+def test_every_parameterisation_inverts_to_the_clean_sample(prediction):
+    """A perfect prediction of the target gives back x0 exactly, and the target implied by
+    x0 and x_t alone (the ambient loss's route) is the ordinary one."""
+    s = NoiseSchedule(100, prediction=prediction, clip_sample=False)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(64, 16, 2, generator=g, dtype=torch.float64) * 2 - 1
+    noise = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    t = torch.cat([torch.tensor([0, 99]), torch.randint(0, 100, (62,), generator=g)])  # both ends too
+    x_t = s.add_noise(x0, noise, t)
+    target = s.target(x0, noise, t)
+    assert torch.allclose(s.predict_x0(target, x_t, t), x0, atol=1e-9)
+    assert torch.allclose(s.target_from_x0(x0, x_t, t), target, atol=1e-8)
+    # v is x0-like at high noise and epsilon-like at low noise: an error e in the output
+    # moves x0 by sigma_t * e.
+    if prediction == "v":
+        moved = s.predict_x0(target + 1.0, x_t, t) - x0
+        assert torch.allclose(moved, -s.sigmas[t].view(-1, 1, 1).expand_as(moved), atol=1e-9)
+
+
+@pytest.mark.parametrize("prediction", PREDICTIONS)
 def test_ambient_loss_targets_are_unbiased(prediction):
     """On Gaussian data, regressing the ambient target on x_t recovers E[x0|x_t] (or E[eps|x_t])."""
     mu, std, n = 0.5, 0.3, 400_000
@@ -95,10 +115,13 @@ def test_ambient_loss_targets_are_unbiased(prediction):
     intercept = target.mean() - slope * x_t.mean()
     a, sig = math.sqrt(1 - s.sigmas[40].item() ** 2), s.sigmas[40].item()
     gain = a * std**2 / (a**2 * std**2 + sig**2)  # E[x0|x_t] = mu + gain (x_t - a mu)
-    if prediction == "sample":
-        true_slope, true_intercept = gain, mu - gain * a * mu
-    else:  # E[eps|x_t] = (x_t - a E[x0|x_t]) / sigma
-        true_slope, true_intercept = (1 - a * gain) / sig, -a * (mu - gain * a * mu) / sig
+    x0_slope, x0_intercept = gain, mu - gain * a * mu
+    eps_slope, eps_intercept = (1 - a * gain) / sig, -a * x0_intercept / sig  # E[eps|x_t] = (x_t - a E[x0|x_t]) / sigma
+    true_slope, true_intercept = {
+        "sample": (x0_slope, x0_intercept),
+        "epsilon": (eps_slope, eps_intercept),
+        "v": (a * eps_slope - sig * x0_slope, a * eps_intercept - sig * x0_intercept),  # v = a eps - sigma x0
+    }[prediction]
     assert slope.item() == pytest.approx(true_slope, abs=0.02 * max(1, abs(true_slope)))
     assert intercept.item() == pytest.approx(true_intercept, abs=0.02 * max(1, abs(true_intercept)))
 

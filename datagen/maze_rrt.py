@@ -13,7 +13,11 @@ corrupt means low quality, never invalid. Two kinds of tree:
   co-training inherits and ambient is meant to avoid.
 
 With ``range_m`` = 0.1 (the authors' step) and no shortcutting the paths carry dense
-high-frequency jitter. Every episode is a pure function of its seed (and ``tree_seed``).
+high-frequency jitter. Two timings: ``constant_speed`` re-times the polyline at
+``speed_m_s``, so only its direction jitters; ``per_vertex`` (the authors' data) takes one
+step per tree vertex (longer segments split into steps of at most ``speed_m_s * dt_s``),
+so the speed also jitters with the tree's segment lengths. Every episode is a pure
+function of its seed (and ``tree_seed``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from ambient_bench.envs.maze_layout import DEFAULT_LAYOUT
 from ambient_bench.envs.maze import (
     DT_S, MAX_SPEED_M_S, Layout, load_layout, plan_episodes, resample_polyline, segment_collides,
+    step_through_vertices,
 )
 from ambient_bench.registry import GENERATORS
 from ambient_bench.task import GeneratorOutput
@@ -39,6 +44,7 @@ def ompl_seed(seed: int, attempt: int) -> int:
 
 
 TREES = ("per_plan", "shared")
+TIMINGS = ("constant_speed", "per_vertex")
 # Tree vertices tried, nearest first, when joining a start or goal to the shared tree.
 N_JOIN_CANDIDATES = 64
 
@@ -210,6 +216,7 @@ def generate_maze_rrt(
     seeds: Sequence[int],
     layout: str = DEFAULT_LAYOUT,
     tree: str = "shared",
+    timing: str = "constant_speed",
     speed_m_s: float = MAX_SPEED_M_S,
     clearance_m: float = 0.1,
     resolution_m: float = 0.005,
@@ -220,7 +227,7 @@ def generate_maze_rrt(
     n_attempts: int = 3,
     dt_s: float = DT_S,
 ) -> GeneratorOutput:
-    """One corrupt RRT episode per seed at constant ``speed_m_s``; a seed without a valid
+    """One corrupt RRT episode per seed, timed by ``timing`` at most ``speed_m_s``; a seed without a valid
     plan (after ``n_attempts`` fresh trees, or on the shared tree) is counted in ``n_failed``.
 
     Defaults are the authors' recipe: the padding ``clearance_m`` 0.1 m, the step
@@ -231,6 +238,8 @@ def generate_maze_rrt(
         raise ValueError(f"speed_m_s={speed_m_s} must be in (0, {MAX_SPEED_M_S}]")
     if tree not in TREES:
         raise ValueError(f"tree={tree!r} must be one of {TREES}")
+    if timing not in TIMINGS:
+        raise ValueError(f"timing={timing!r} must be one of {TIMINGS}")
     if tree == "shared" and not (range_m > 0 and tree_samples > 0):
         raise ValueError("a shared tree needs range_m > 0 and tree_samples > 0")
     maze = load_layout(layout)
@@ -250,7 +259,11 @@ def generate_maze_rrt(
 
     def plan(maze: Layout, start: np.ndarray, goal: np.ndarray, seed: int, attempt: int):
         waypoints, solver = route(maze, start, goal, seed, attempt)
-        return (None if waypoints is None else resample_polyline(waypoints, speed_m_s, dt_s)), solver
+        if waypoints is None:
+            return None, solver
+        if timing == "per_vertex":
+            return step_through_vertices(waypoints, speed_m_s * dt_s), solver
+        return resample_polyline(waypoints, speed_m_s, dt_s), solver
 
     episodes, n_failed, stats = plan_episodes(seeds, maze, attempts, plan, dt_s, MAX_SPEED_M_S)
     stats["layout_version"] = maze.version

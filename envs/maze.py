@@ -15,6 +15,7 @@ then the goal. ``episode_from_positions`` builds the same observations for datas
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -207,6 +208,22 @@ def resample_polyline(waypoints_xy: np.ndarray, speed_m_s: float, dt_s: float = 
     s = np.arange(0.0, arc[-1], speed_m_s * dt_s)
     s = np.append(s, arc[-1]) if arc[-1] - s[-1] > 1e-9 else s
     return np.stack([np.interp(s, arc, waypoints_xy[:, i]) for i in range(2)], axis=1)
+
+
+def step_through_vertices(waypoints_xy: np.ndarray, max_step_m: float) -> np.ndarray:
+    """Positions that visit every waypoint, one per ``dt``: a segment no longer than
+    ``max_step_m`` is one step, a longer one is split into equal steps of at most
+    ``max_step_m`` (repeated waypoints are dropped). The authors' timing of RRT paths: the
+    speed changes from step to step with the tree's segment lengths."""
+    waypoints_xy = np.asarray(waypoints_xy, dtype=float)
+    points = [waypoints_xy[0]]
+    for a, b in zip(waypoints_xy[:-1], waypoints_xy[1:]):
+        length = float(np.linalg.norm(b - a))
+        if length < 1e-12:
+            continue
+        n = math.ceil(length / max_step_m - 1e-9)
+        points.extend(a + (b - a) * (np.arange(1, n + 1)[:, None] / n))
+    return np.array(points)
 
 
 # --------------------------------------------------------------------------------------

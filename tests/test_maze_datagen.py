@@ -154,6 +154,27 @@ def test_fixed_start_tree_is_rooted_at_the_start_and_paths_run_down_it():
     assert_valid(output, CORRUPT_SEEDS[:5], fixed)  # starts at the fixed start, valid in the same world
 
 
+def test_per_vertex_timing_visits_every_tree_vertex_within_the_step_bound(rrt):
+    from ambient_bench.datagen import maze_rrt
+
+    per_vertex = GENERATORS.get("maze_rrt")(CORRUPT_SEEDS[:5], timing="per_vertex")
+    assert_valid(per_vertex, CORRUPT_SEEDS[:5])
+    tree = maze_rrt.grow_tree("boxes", 0.1, 0.005, 0.1, 5000, 0)
+    inner_steps = []
+    for episode in per_vertex.episodes:
+        positions = maze.positions_from_episode(episode)
+        steps = np.linalg.norm(np.diff(positions, axis=0), axis=1)
+        assert steps.max() <= 0.1 + 1e-6 and steps.min() > 0  # episodes store float32 positions
+        # every position but the start, the goal and the joins' interior points is a tree vertex
+        on_tree = np.isclose(positions[:, None], tree.vertices_xy[None]).all(-1).any(1)
+        assert on_tree.mean() > 0.8
+        inner_steps.extend(steps[1:-1])
+    # the speed follows the tree's segment lengths (constant-speed timing keeps every inner step equal)
+    assert np.ptp(inner_steps) > 0.02
+    with pytest.raises(ValueError, match="timing="):
+        GENERATORS.get("maze_rrt")(CORRUPT_SEEDS[:1], timing="jittered")
+
+
 def test_per_plan_and_shared_trees_give_valid_distinct_data(rrt):
     per_plan = GENERATORS.get("maze_rrt")(CORRUPT_SEEDS[:5], tree="per_plan")
     assert_valid(per_plan, CORRUPT_SEEDS[:5])

@@ -1,0 +1,53 @@
+"""Study script (results/maze/STUDY.md): which denoising steps make a maze policy jittery?
+
+Evaluates trained maze checkpoints twice on the same validation-stream seeds (never the
+test seeds): with the run's DDIM schedule (8 steps, t = 84 ... 12, 0), and with the last
+step dropped (t = 84 ... 12, x0 taken from the t = 12 prediction). For ambient with
+sigma_min = 0.074 (t = 3) the dropped step at t = 0 is the only one its clean-only band
+serves; if dropping it removes ambient's extra jitter, the clean-only low-noise denoiser
+is where it comes from.
+
+    python results/maze/study/low_noise_steps.py RUN_DIR [RUN_DIR ...] [--n 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ambient_bench.config import EvalConfig
+from ambient_bench.evaluate import evaluate
+from ambient_bench.policy import load_checkpoint, policy_from_checkpoint
+from ambient_bench.registry import TASKS
+from ambient_bench.seeds import split_seeds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dirs", nargs="+", type=Path)
+    parser.add_argument("--n", type=int, default=500, help="validation-stream trials per policy")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    seeds = split_seeds("validation", args.n)
+    for run_dir in args.run_dirs:
+        config = json.loads((run_dir / "config.json").read_text())
+        policy = policy_from_checkpoint(load_checkpoint(run_dir / "checkpoint.pt"))
+        full = policy.schedule.ddim_timesteps(8)
+        rows = {}
+        for label, steps in (("all 8 steps", full), ("without t=0", [t for t in full if t > 0])):
+            policy.schedule.ddim_timesteps = lambda n, steps=steps: steps
+            task = TASKS.get(config["suite"]["task"])(**config["suite"]["task_params"])
+            out = evaluate(policy, task, seeds, EvalConfig(n_test=args.n, inference_steps=8, batch_size=1000),
+                           progress=False)
+            rows[label] = out["aggregate"]
+        for label, agg in rows.items():
+            print(f"{run_dir.name:45s} {label:12s} success {100 * agg['success_rate']:5.1f} %  "
+                  f"acc2 {agg['accel_sq_mean']:6.1f}  collisions {100 * agg['collision_rate']:4.1f} %")
+
+
+if __name__ == "__main__":
+    main()

@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
-from .baselines.ambient_classifier import GRANULARITIES, annotation_name
 from .classifier import (
-    ClassifierConfig, annotate_sigma_min, intra_op_threads, p_clean_curves, plot_p_clean, train_classifier,
+    GRANULARITIES, ClassifierConfig, annotate_sigma_min, annotation_name, intra_op_threads, p_clean_curves, plot_p_clean, train_classifier,
 )
-from .config import config_hash, from_dict, to_dict
+from .config import from_dict, to_dict
 from .data import Dataset, atomic_write_json, load_dataset, write_annotation
 from .diffusion import NoiseSchedule
 from .normalizer import Normalizer
-from .registry import BASELINES
-
-if TYPE_CHECKING:
-    from .runner import Runner
+from .plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -90,27 +86,20 @@ def is_annotated(ds: Dataset, key: str) -> bool:
         key in r.read_text() for r in records)
 
 
-def classifier_key(runner: "Runner") -> str:
-    suite = runner.suite
-    return config_hash({"classifier": suite.classifier, "horizon": suite.policy.horizon,
-                        "num_steps": suite.policy.num_diffusion_steps})
-
-
-def annotate_for_entries(runner: "Runner") -> None:
-    entries = [e for e in runner.entries
-               if BASELINES.get(runner.baseline_name(e)).requires_annotation == "classifier"]
+def annotate_for_entries(plan: Plan) -> None:
+    entries = [e for e in plan.entries if plan.needs_classifier(e)]
     if not entries:
         return
-    config = from_dict(ClassifierConfig, runner.suite.classifier, "classifier")
-    key = classifier_key(runner)
+    config = from_dict(ClassifierConfig, plan.suite.classifier, "classifier")
+    key = plan.classifier_key()
     done = set()
     for entry in entries:
-        suite = runner.entry_suite(entry)
+        suite = plan.entry_suite(entry)
         by_source = {spec.source: name for name, spec in suite.datasets.items()}
         if set(by_source) != {"clean", "corrupt"} or len(suite.datasets) != 2:
             raise ValueError(f"{entry}: the classifier needs exactly one clean and one corrupt dataset")
-        clean_dir = runner.dataset_dir(suite, by_source["clean"])
-        corrupt_dir = runner.dataset_dir(suite, by_source["corrupt"])
+        clean_dir = plan.dataset_dir(suite, by_source["clean"])
+        corrupt_dir = plan.dataset_dir(suite, by_source["corrupt"])
         if corrupt_dir in done:
             continue
         done.add(corrupt_dir)
@@ -118,5 +107,5 @@ def annotate_for_entries(runner: "Runner") -> None:
         if is_annotated(corrupt, key):
             continue
         summary = annotate_pair(load_dataset(clean_dir), corrupt, suite.policy.horizon,
-                                suite.policy.num_diffusion_steps, config, runner.root / "annotate", key)
-        atomic_write_json(runner.root / "annotate" / f"classifier-{corrupt_dir.name}.json", summary)
+                                suite.policy.num_diffusion_steps, config, plan.annotate_dir, key)
+        atomic_write_json(plan.annotate_dir / f"classifier-{corrupt_dir.name}.json", summary)

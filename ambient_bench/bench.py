@@ -29,7 +29,7 @@ from .data import atomic_write_json, finalize_dataset, load_dataset, write_shard
 from .evaluate import evaluate
 from .policy import DiffusionPolicy
 from .provenance import machine
-from .registry import TASKS
+from .registry import SUITE_BENCHES, TASKS
 from .sampler import NoiseBandSampler
 from .seeds import split_seeds
 from .task import Episode
@@ -130,37 +130,12 @@ def eval_share(suite_name: str, range_: tuple[float, float]) -> dict[str, float]
             "n_trials": n_trials}
 
 
-def bench_maze(quick: bool) -> dict[str, float]:
-    from .datagen.maze_bench import bench_maze as bench_maze_datagen
-
-    out = bench_maze_datagen(quick=quick)
-    share = eval_share("maze", (0.0, 6.0))
-    out[f"maze.eval_{share['n_trials']}_policy_s"] = share["policy_s"]
-    out[f"maze.eval_{share['n_trials']}_env_s"] = share["env_s"]
-    out["maze.eval_env_share"] = share["env_over_policy"]
-    return out
-
-
-def bench_binsort(quick: bool) -> dict[str, float]:
-    from .datagen.binsort_bench import bench_binsort as bench_binsort_datagen
-
-    out = bench_binsort_datagen()
-    share = eval_share("binsort", (-0.3, 0.3))
-    out[f"binsort.eval_{share['n_trials']}_policy_s"] = share["policy_s"]
-    out[f"binsort.eval_{share['n_trials']}_env_s"] = share["env_s"]
-    out["binsort.eval_sim_share"] = share["env_over_policy"]
-    return out
-
-
-def bench_arm(quick: bool) -> dict[str, float]:
-    from .datagen.arm_bench import bench_arm as bench_arm_datagen
-
-    out = bench_arm_datagen(quick=quick)
-    share = eval_share("arm", (-3.0, 3.0))
-    out[f"arm.eval_{share['n_trials']}_policy_s"] = share["policy_s"]
-    out[f"arm.eval_{share['n_trials']}_env_s"] = share["env_s"]
-    out["arm.eval_env_share"] = share["env_over_policy"]
-    return out
+def eval_figures(suite_name: str, range_: tuple[float, float], share_name: str) -> dict[str, float]:
+    """``eval_share`` as bench figures: ``<suite>.eval_<n>_policy_s``, ``..._env_s`` and ``<suite>.<share_name>``."""
+    share = eval_share(suite_name, range_)
+    return {f"{suite_name}.eval_{share['n_trials']}_policy_s": share["policy_s"],
+            f"{suite_name}.eval_{share['n_trials']}_env_s": share["env_s"],
+            f"{suite_name}.{share_name}": share["env_over_policy"]}
 
 
 def bench_ray(quick: bool) -> dict[str, float]:
@@ -169,10 +144,14 @@ def bench_ray(quick: bool) -> dict[str, float]:
     return bench_ray_executor(quick)
 
 
-AREAS = {"train": bench_train, "maze": bench_maze, "binsort": bench_binsort, "arm": bench_arm, "ray": bench_ray}
+def areas() -> dict[str, Callable]:
+    """The training loop, every registered suite's figures, the Ray executor."""
+    return {"train": bench_train, **{name: SUITE_BENCHES.get(name) for name in SUITE_BENCHES.names()},
+            "ray": bench_ray}
 
 
 def main(argv: list[str] | None = None) -> int:
+    AREAS = areas()
     p = argparse.ArgumentParser(prog="python -m ambient_bench.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--areas", default=",".join(AREAS), help=f"comma-separated subset of {', '.join(AREAS)}")
     p.add_argument("--repeats", type=int, default=7, help="timed repetitions per figure (median reported)")

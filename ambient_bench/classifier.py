@@ -29,7 +29,13 @@ from .diffusion import NoiseSchedule
 
 log = logging.getLogger(__name__)
 
-GRANULARITIES = ("dataset", "datapoint", "bucket")
+# Where one sigma_min holds: the whole corrupt dataset, a bucket of samples, each datapoint.
+GRANULARITIES = ("dataset", "bucket", "datapoint")
+
+
+def annotation_name(granularity: str) -> str:
+    """The dataset annotation that stores sigma_min at one granularity."""
+    return f"classifier_{granularity}"
 
 
 @dataclass

@@ -29,6 +29,7 @@ from .data import (
     Dataset, atomic_write_json, file_sha256, finalize_dataset, is_complete, load_dataset, write_shard,
 )
 from .evaluate import evaluate
+from .plan import eval_path
 from .policy import CheckpointError, load_checkpoint, policy_from_checkpoint
 from .provenance import provenance
 from .registry import GENERATORS, TASKS
@@ -254,7 +255,7 @@ class EvalJob:
 
     @property
     def path(self) -> Path:
-        return self.run_dir / f"eval-{self.split}.json"
+        return eval_path(self.run_dir, self.split)
 
     @property
     def checkpoint(self) -> Path:

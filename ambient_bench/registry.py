@@ -1,4 +1,4 @@
-"""Name -> object registries for baselines, data generators and evaluation tasks.
+"""Name -> object registries for baselines, data generators, evaluation tasks and suite benchmarks.
 
 Suites and baselines register themselves on import; external packages add
 baselines through the ``ambient_bench.baselines`` entry-point group.
@@ -66,7 +66,7 @@ def load_builtins() -> None:
     _loaded = True
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
-    for registry in (BASELINES, GENERATORS, TASKS):
+    for registry in (BASELINES, GENERATORS, TASKS, SUITE_BENCHES):
         if registry.entry_point_group:
             for ep in entry_points(group=registry.entry_point_group):
                 ep.load()
@@ -75,3 +75,5 @@ def load_builtins() -> None:
 BASELINES: Registry = Registry("baseline", "ambient_bench.baselines")
 GENERATORS: Registry = Registry("generator")
 TASKS: Registry = Registry("task")
+# Suite speed figures for ``python -m ambient_bench.bench``: name -> fn(quick) -> {"<suite>.<figure>": value}.
+SUITE_BENCHES: Registry = Registry("suite bench")

@@ -11,17 +11,18 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .config import ConfigError, to_dict
-from .data import atomic_write_bytes, atomic_write_json, dataset_sha256
+from .data import atomic_write_bytes, atomic_write_json, dataset_sha256, load_dataset
+from .plan import Plan, RunSpec, eval_path
 from .provenance import provenance
-
-if TYPE_CHECKING:
-    from .runner import RunSpec, Runner
+from .registry import TASKS
+from .seeds import split_seeds
+from .spectrum import plot_spectrum as draw_spectrum
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +31,17 @@ ID_COLUMNS = ["suite", "preset", "baseline", "params", "seed", "split", "n_trial
 UNDEFINED = "–"  # how tables show a metric that is undefined (NaN), e.g. logic when nothing was placed
 
 
-def summary_frame(runner: "Runner", evals: dict[str, dict["RunSpec", dict[str, Any]]], chosen: dict[str, tuple]) -> pd.DataFrame:
+def summary_frame(plan: Plan, evals: dict[str, dict[RunSpec, dict[str, Any]]], chosen: dict[str, tuple]) -> pd.DataFrame:
     rows = []
     for split, results in evals.items():
         for run, result in results.items():
             rows.append({
                 **result["aggregate"],
-                "suite": runner.suite.name, "preset": runner.preset, "baseline": run.entry,
+                "suite": plan.suite.name, "preset": plan.preset, "baseline": run.entry,
                 "params": run.params_label, "seed": run.seed, "split": split,
                 "n_trials": int(result["n_trials"]),
                 "selected": chosen.get(run.entry) == run.params,
-                "run": runner.run_dir(run).name,
+                "run": plan.run_dir(run).name,
             })
     return ordered(pd.DataFrame(rows))
 
@@ -102,19 +103,19 @@ def without_entries(config: dict[str, Any], entries: list[str]) -> dict[str, Any
     return {**config, "baselines": {k: v for k, v in config.get("baselines", {}).items() if k not in entries}}
 
 
-def merge_previous(runner: "Runner", summary: pd.DataFrame, selection: dict[str, dict[str, Any]]):
+def merge_previous(plan: Plan, summary: pd.DataFrame, selection: dict[str, dict[str, Any]]):
     """Keep the other entries' rows and selections from the report on disk, if it was made
     with the same config (apart from the entries re-run now); otherwise replace it."""
-    previous = read_previous_report(runner.root)
+    previous = read_previous_report(plan.root)
     if previous is None:
         return summary, selection
-    current = json.loads(json.dumps(to_dict(runner.suite), default=str))
-    if without_entries(previous.config, runner.entries) != without_entries(current, runner.entries):
+    current = json.loads(json.dumps(to_dict(plan.suite), default=str))
+    if without_entries(previous.config, plan.entries) != without_entries(current, plan.entries):
         log.warning("%s was made with another config; rewriting it with this run's entries only",
-                    runner.root / "summary.csv")
+                    plan.root / "summary.csv")
         return summary, selection
-    kept = previous.summary[~previous.summary.baseline.isin(runner.entries)]
-    selection = {**{k: v for k, v in previous.selection.items() if k not in runner.entries}, **selection}
+    kept = previous.summary[~previous.summary.baseline.isin(plan.entries)]
+    selection = {**{k: v for k, v in previous.selection.items() if k not in plan.entries}, **selection}
     return ordered(pd.concat([kept, summary], ignore_index=True)), selection
 
 
@@ -125,21 +126,21 @@ def mean_std(values: pd.Series, scale: float) -> str:
     return f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.1f}"
 
 
-def report_entries(runner: "Runner", summary: pd.DataFrame) -> list[str]:
+def report_entries(plan: Plan, summary: pd.DataFrame) -> list[str]:
     """Entries with rows, in the suite's order (then any others, e.g. plug-ins, by name)."""
     present = set(summary.baseline)
-    return [e for e in runner.suite.baselines if e in present] + sorted(present - set(runner.suite.baselines))
+    return [e for e in plan.suite.baselines if e in present] + sorted(present - set(plan.suite.baselines))
 
 
-def table_markdown(runner: "Runner", summary: pd.DataFrame) -> str:
-    suite = runner.suite
+def table_markdown(plan: Plan, summary: pd.DataFrame) -> str:
+    suite = plan.suite
     metrics = suite.report.metrics
     percent = {m for m in metrics if m.endswith("rate") or m in ("logic", "motion", "success")}
     test = summary[(summary.split == "test") & summary.selected]
     header = ["baseline", "selected params", "seeds", "rollouts"] + [f"{m} (ours)" for m in metrics] + \
              [f"{m} (paper)" for m in metrics]
     lines = [
-        f"# {suite.name} / {runner.preset}: test results of the configurations selected on validation",
+        f"# {suite.name} / {plan.preset}: test results of the configurations selected on validation",
         "",
         f"Selection rule: per baseline, the grid point with the highest mean `{suite.selection_metric}` on "
         f"{suite.eval.n_validation} validation trials over {suite.sweep_seeds} seed(s)"
@@ -150,7 +151,7 @@ def table_markdown(runner: "Runner", summary: pd.DataFrame) -> str:
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
-    for entry in report_entries(runner, summary):
+    for entry in report_entries(plan, summary):
         rows = test[test.baseline == entry]
         if rows.empty:
             continue
@@ -159,15 +160,15 @@ def table_markdown(runner: "Runner", summary: pd.DataFrame) -> str:
         theirs = [_paper_value(paper.get(m), m in percent) for m in metrics]
         lines.append("| " + " | ".join([entry, rows.params.iloc[0], str(rows.seed.nunique()),
                                         str(int(rows.n_trials.sum()))] + ours + theirs) + " |")
-    lines += classifier_lines(runner, summary)
+    lines += classifier_lines(plan, summary)
     if suite.paper_note:
         lines += ["", suite.paper_note]
     return "\n".join(lines) + "\n"
 
 
-def classifier_lines(runner: "Runner", summary: pd.DataFrame) -> list[str]:
+def classifier_lines(plan: Plan, summary: pd.DataFrame) -> list[str]:
     """The classifier's sigma_min beside the sigma_min that the ambient sweep selected."""
-    reports = sorted((runner.root / "annotate").glob("classifier-*.json"))
+    reports = sorted(plan.annotate_dir.glob("classifier-*.json"))
     if not reports:
         return []
     lines = ["", "## sigma_min: classifier vs sweep", ""]
@@ -180,8 +181,8 @@ def classifier_lines(runner: "Runner", summary: pd.DataFrame) -> list[str]:
             f"{g['bucket']['sigma_min_mean']:.3f}; per datapoint median {g['datapoint']['sigma_min_median']:.3f} "
             f"({g['datapoint']['n_never_crossed']} samples never crossed)"
         )
-    for entry in report_entries(runner, summary):
-        if entry not in runner.suite.baselines or runner.baseline_name(entry) != "ambient":
+    for entry in report_entries(plan, summary):
+        if entry not in plan.suite.baselines or plan.baseline_name(entry) != "ambient":
             continue
         picked = summary[(summary.baseline == entry) & summary.selected & (summary.split == "test")]
         if not picked.empty:
@@ -207,14 +208,14 @@ def pareto_mask(x: np.ndarray, y: np.ndarray, x_lower_better: bool) -> np.ndarra
     return keep
 
 
-def plot_pareto(runner: "Runner", summary: pd.DataFrame, path: Path) -> None:
+def plot_pareto(plan: Plan, summary: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    cfg = runner.suite.report
+    cfg = plan.suite.report
     test = summary[summary.split == "test"]
     points = test.groupby(["baseline", "params"], as_index=False)[[cfg.pareto_x, cfg.pareto_y]].mean()
     points = points.dropna()
@@ -243,7 +244,7 @@ def plot_pareto(runner: "Runner", summary: pd.DataFrame, path: Path) -> None:
             ax.annotate(row.params, (row[cfg.pareto_x], row[cfg.pareto_y]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
     better = "lower" if cfg.pareto_x_better == "lower" else "higher"
-    ax.set_title(f"{runner.suite.name} / {runner.preset}: test mean per configuration ({better} {cfg.pareto_x} is better)")
+    ax.set_title(f"{plan.suite.name} / {plan.preset}: test mean per configuration ({better} {cfg.pareto_x} is better)")
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     save_figure(fig, path)
@@ -256,77 +257,64 @@ def save_figure(fig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def write_report(runner: "Runner", validation, test, chosen) -> None:
+def write_report(plan: Plan, validation, test, chosen) -> None:
     """Write the report of this run's entries merged with the other entries' rows on disk."""
-    root = runner.root
-    summary = summary_frame(runner, {"validation": validation, "test": test}, chosen)
+    root = plan.root
+    summary = summary_frame(plan, {"validation": validation, "test": test}, chosen)
     selection = {entry: dict(point) for entry, point in chosen.items()}
-    summary, selection = merge_previous(runner, summary, selection)
+    summary, selection = merge_previous(plan, summary, selection)
     atomic_write_bytes(root / "summary.csv", summary.to_csv(index=False, na_rep="NaN").encode())
-    atomic_write_bytes(root / "table.md", table_markdown(runner, summary).encode())
-    plot_pareto(runner, summary, root / "pareto.png")
-    plot_rollouts(runner, selection, root / "rollouts.png")
-    datasets = load_suite_datasets(runner)
-    plot_datasets(runner, datasets, root / "datasets.png")
-    plot_spectrum(runner, datasets, selection, root / "spectrum.png")
-    render_scene(runner, root / "scene.png")
+    atomic_write_bytes(root / "table.md", table_markdown(plan, summary).encode())
+    plot_pareto(plan, summary, root / "pareto.png")
+    plot_rollouts(plan, selection, root / "rollouts.png")
+    datasets = load_suite_datasets(plan)
+    plot_datasets(plan, datasets, root / "datasets.png")
+    plot_spectrum(plan, datasets, selection, root / "spectrum.png")
+    render_scene(plan, root / "scene.png")
     atomic_write_json(root / "selection.json", selection)
-    atomic_write_json(root / "config.json", to_dict(runner.suite))
+    atomic_write_json(root / "config.json", to_dict(plan.suite))
     datasets = {p.name: dataset_sha256(json.loads((p / "meta.json").read_text()))
                 for p in sorted((root / "data").glob("*")) if (p / "meta.json").exists()}
     atomic_write_json(root / "provenance.json", provenance(datasets))
     log.info("report written to %s", root)
 
 
-def render_scene(runner: "Runner", path: Path) -> None:
+def render_scene(plan: Plan, path: Path) -> None:
     """A rendered frame of the first test episode, if the task can render (needs GL)."""
-    from .registry import TASKS
-    from .seeds import split_seeds
-
-    task = TASKS.get(runner.suite.task)(**runner.suite.task_params)
+    task = TASKS.get(plan.suite.task)(**plan.suite.task_params)
     if hasattr(task, "render_scene"):
         task.render_scene(path, int(split_seeds("test", 1)[0]))
 
 
-def load_suite_datasets(runner: "Runner") -> dict[str, Any]:
+def load_suite_datasets(plan: Plan) -> dict[str, Any]:
     """The suite's datasets by name, loaded once for every figure that reads them."""
-    from .data import load_dataset
-
-    return {name: load_dataset(runner.dataset_dir(runner.suite, name)) for name in runner.suite.datasets}
+    return {name: load_dataset(plan.dataset_dir(plan.suite, name)) for name in plan.suite.datasets}
 
 
-def plot_datasets(runner: "Runner", datasets: dict[str, Any], path: Path) -> None:
+def plot_datasets(plan: Plan, datasets: dict[str, Any], path: Path) -> None:
     """A few demonstrations of each dataset, if the task draws them."""
-    from .registry import TASKS
-
-    task_cls = TASKS.get(runner.suite.task)
+    task_cls = TASKS.get(plan.suite.task)
     if hasattr(task_cls, "plot_datasets"):
-        task_cls.plot_datasets(datasets, runner.suite.task_params, path)
+        task_cls.plot_datasets(datasets, plan.suite.task_params, path)
 
 
-def plot_spectrum(runner: "Runner", datasets: dict[str, Any], selection: dict[str, dict[str, Any]],
+def plot_spectrum(plan: Plan, datasets: dict[str, Any], selection: dict[str, dict[str, Any]],
                   path: Path) -> None:
     """The action-chunk spectrum of the suite's datasets with the noise floor of every swept
     sigma_min, the selected ones drawn bold (``spectrum.plot_spectrum``)."""
-    from .spectrum import plot_spectrum as draw
-
-    sigmas = sorted({float(v) for entry in runner.suite.baselines.values()
+    sigmas = sorted({float(v) for entry in plan.suite.baselines.values()
                      for v in entry.grid.get("sigma_min", []) if float(v) < 1})
     selected = {float(params["sigma_min"]) for params in selection.values() if "sigma_min" in params}
-    draw(datasets, runner.suite.policy.horizon, sigmas, selected, runner.suite.name, path)
+    draw_spectrum(datasets, plan.suite.policy.horizon, sigmas, selected, plan.suite.name, path)
 
 
-def plot_rollouts(runner: "Runner", selection: dict[str, dict[str, Any]], path: Path) -> None:
+def plot_rollouts(plan: Plan, selection: dict[str, dict[str, Any]], path: Path) -> None:
     """Stored test rollouts of each selected policy (training seed 0), if the task draws them:
     read from the evaluation records, so the report never runs a policy."""
-    from .registry import TASKS
-    from .runner import RunSpec
-
-    task_cls = TASKS.get(runner.suite.task)
+    task_cls = TASKS.get(plan.suite.task)
     if not hasattr(task_cls, "plot_rollouts"):
         return
-    records = {entry: json.loads((runner.run_dir(RunSpec(entry, tuple(sorted(params.items())), 0))
-                                  / "eval-test.json").read_text())["records"]
+    records = {entry: json.loads(eval_path(plan.run_dir(RunSpec(entry, tuple(sorted(params.items())), 0)), "test").read_text())["records"]
                for entry, params in selection.items()
-               if entry in runner.suite.baselines}  # not a plug-in entry of an earlier run that this suite lacks
-    task_cls.plot_rollouts(records, runner.suite.task_params, path)
+               if entry in plan.suite.baselines}  # not a plug-in entry of an earlier run that this suite lacks
+    task_cls.plot_rollouts(records, plan.suite.task_params, path)

@@ -10,23 +10,19 @@ The first problem is a ``ConfigError`` naming the key, the bad value and the val
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .baseline import make_baseline
 from .classifier import ClassifierConfig
 from .config import ConfigError, SuiteConfig, check_call_params, from_dict
 from .registry import BASELINES, GENERATORS, TASKS, UnknownNameError
+from .plan import Plan
 from .report import read_previous_report
-
-if TYPE_CHECKING:
-    from .runner import Runner
 
 # What a task or generator raises for a bad parameter value when it is built.
 PARAM_ERRORS = (ValueError, TypeError, KeyError, OSError)
 
 
-def validate_run(runner: "Runner") -> None:
-    suite = runner.suite
+def validate_run(plan: Plan) -> None:
+    suite = plan.suite
     metrics = check_task(suite, "")
     check_metrics(suite, metrics)
     from_dict(ClassifierConfig, suite.classifier, "classifier")
@@ -34,11 +30,11 @@ def validate_run(runner: "Runner") -> None:
         if entry not in suite.baselines:
             raise ConfigError(f"report.pareto_sweeps[{i}]: {entry!r} is not an entry of the suite; "
                               f"valid: {', '.join(suite.baselines)}")
-    read_previous_report(runner.root)  # a damaged report on disk would stop the run at its end
+    read_previous_report(plan.root)  # a damaged report on disk would stop the run at its end
     checked: list[SuiteConfig] = []
-    for entry in runner.entries:
-        check_entry(runner, entry)
-        variant = runner.entry_suite(entry)
+    for entry in plan.entries:
+        check_entry(plan, entry)
+        variant = plan.entry_suite(entry)
         if variant in checked:
             continue
         checked.append(variant)
@@ -83,15 +79,15 @@ def check_metrics(suite: SuiteConfig, metrics: list[str]) -> None:
             raise ConfigError(f"{key}: unknown metric {value!r} for task {suite.task}; valid: {', '.join(metrics)}")
 
 
-def check_entry(runner: "Runner", entry: str) -> None:
-    spec = runner.suite.baselines[entry]
+def check_entry(plan: Plan, entry: str) -> None:
+    spec = plan.suite.baselines[entry]
     key = f"baselines.{entry}.baseline" if spec.baseline else f"baselines.{entry}"
     try:
-        BASELINES.get(runner.baseline_name(entry))
+        BASELINES.get(plan.baseline_name(entry))
     except UnknownNameError as err:
         raise ConfigError(f"{key}: {err}") from None
-    for point in runner.grid_points(entry):
-        make_baseline(runner.baseline_name(entry), dict(point), key=f"baselines.{entry}")
+    for point in plan.grid_points(entry):
+        make_baseline(plan.baseline_name(entry), dict(point), key=f"baselines.{entry}")
 
 
 def check_generator(suite: SuiteConfig, name: str, prefix: str) -> None:

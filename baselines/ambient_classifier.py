@@ -10,13 +10,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ambient_bench.baseline import EVERY_LEVEL, Band, Baseline, register_baseline
+from ambient_bench.classifier import GRANULARITIES, annotation_name
 from ambient_bench.config import ConfigError
-
-GRANULARITIES = ("dataset", "bucket", "datapoint")
-
-
-def annotation_name(granularity: str) -> str:
-    return f"classifier_{granularity}"
 
 
 @register_baseline("ambient_classifier")

@@ -4,3 +4,6 @@ from . import maze_rrt
 from . import binsort_scripted
 from . import arm_trajopt
 from . import arm_rrt
+from . import maze_bench
+from . import binsort_bench
+from . import arm_bench

@@ -27,6 +27,8 @@ from ambient_bench.envs.arm import (Q_LOWER, Q_UPPER, ArmTask, arm_scene, averag
                                     plan_from_episode, problem)
 from ambient_bench.seeds import split_seeds
 from ambient_bench.task import GeneratorOutput
+from ambient_bench.bench import eval_figures
+from ambient_bench.registry import SUITE_BENCHES
 
 
 def _mean_accel_sq(output: GeneratorOutput) -> float:
@@ -96,3 +98,9 @@ def bench_arm(quick: bool = True) -> dict[str, float]:
         "arm.plan_check_ms": check_s,  # 1000 plans: seconds per 1000 = ms per plan
         "arm.accel_sq_rrt_over_trajopt": _mean_accel_sq(rrt) / _mean_accel_sq(trajopt),
     }
+
+
+@SUITE_BENCHES.register("arm")
+def bench_arm_suite(quick: bool = True) -> dict[str, float]:
+    """The arm figures of ``python -m ambient_bench.bench``: data generation and the evaluation's env share."""
+    return {**bench_arm(quick=quick), **eval_figures("arm", (-3.0, 3.0), "eval_env_share")}

@@ -10,6 +10,8 @@ import numpy as np
 
 from ambient_bench.datagen.binsort_scripted import generate_binsort
 from ambient_bench.envs.binsort import HAND_HOME_M, BinSortTask
+from ambient_bench.bench import eval_figures
+from ambient_bench.registry import SUITE_BENCHES
 
 
 def _timed(fn) -> float:
@@ -47,3 +49,8 @@ def bench_binsort(n_demos: int = 16, n_episodes: int = 32, n_steps: int = 64) ->
         "binsort.sim_steps_per_s": n_episodes * n_steps / sim_s,
     }
 
+
+@SUITE_BENCHES.register("binsort")
+def bench_binsort_suite(quick: bool = True) -> dict[str, float]:
+    """The binsort figures of ``python -m ambient_bench.bench``: data generation and the evaluation's env share."""
+    return {**bench_binsort(), **eval_figures("binsort", (-0.3, 0.3), "eval_sim_share")}

@@ -19,6 +19,8 @@ from ambient_bench.datagen.maze_rrt import generate_maze_rrt
 from ambient_bench.envs.maze import DT_S, average_squared_acceleration, positions_from_episode
 from ambient_bench.seeds import split_seeds
 from ambient_bench.task import GeneratorOutput
+from ambient_bench.bench import eval_figures
+from ambient_bench.registry import SUITE_BENCHES
 
 
 def _import_planners(pause_s: float = 0.0) -> None:
@@ -69,3 +71,9 @@ def bench_maze(quick: bool = True) -> dict[str, float]:
         "maze.pool_speedup_2": gcs_serial_s / gcs_pool_s,
         "maze.accel_sq_rrt_over_gcs": _mean_accel_sq(rrt) / _mean_accel_sq(gcs),
     }
+
+
+@SUITE_BENCHES.register("maze")
+def bench_maze_suite(quick: bool = True) -> dict[str, float]:
+    """The maze figures of ``python -m ambient_bench.bench``: data generation and the evaluation's env share."""
+    return {**bench_maze(quick=quick), **eval_figures("maze", (0.0, 6.0), "eval_env_share")}

@@ -28,7 +28,7 @@ def test_arm_smoke_end_to_end(tmp_path):
     assert {"collision_rate", "goal_error_rad_mean", "tool_goal_error_m_mean", "accel_sq_mean"} <= set(summary.columns)
     scene = arm.arm_scene()
     for name in suite.datasets:
-        directory = runner.dataset_dir(suite, name)
+        directory = runner.plan.dataset_dir(suite, name)
         ds = load_dataset(directory)
         assert ds.n_episodes >= 1
         for i in range(ds.n_episodes):  # the dataset holds only plans the evaluator accepts

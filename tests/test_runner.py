@@ -37,9 +37,9 @@ def test_smoke_run_writes_every_output(smoke_run):
         assert column in summary.columns, column
     assert set(summary.split) == {"validation", "test"}
     assert ",," not in (root / "summary.csv").read_text()  # undefined metrics are written as NaN
-    assert set(summary.baseline) == set(smoke_run.suite.baselines)
+    assert set(summary.baseline) == set(smoke_run.plan.suite.baselines)
     table = (root / "table.md").read_text()
-    for entry in smoke_run.suite.baselines:
+    for entry in smoke_run.plan.suite.baselines:
         assert f"| {entry} |" in table
     run_dir = next((root / "runs").iterdir())
     for name in ("config.json", "provenance.json", "train_log.jsonl", "checkpoint.pt", "eval-validation.json"):
@@ -59,14 +59,13 @@ def test_selection_uses_validation_only(smoke_run):
 
 
 def test_select_ignores_test_results(tmp_path):
-    from ambient_bench.runner import RunSpec
+    from ambient_bench.plan import Plan, RunSpec
 
-    runner = Runner(load_suite("maze", "smoke"), "smoke", tmp_path, progress=False)
-    a, b = runner.grid_points("ambient")
+    plan = Plan(load_suite("maze", "smoke"), "smoke", tmp_path, entries=["ambient"])
+    a, b = plan.grid_points("ambient")
     validation = {RunSpec("ambient", a, 0): {"aggregate": {"success_rate": 0.9, "accel_sq_mean": 5.0}},
                   RunSpec("ambient", b, 0): {"aggregate": {"success_rate": 0.5, "accel_sq_mean": 1.0}}}
-    runner.entries = ["ambient"]
-    assert runner.select(validation)["ambient"] == a
+    assert plan.select(validation)["ambient"] == a
 
 
 def test_second_invocation_does_no_work(smoke_run, monkeypatch):
@@ -76,15 +75,15 @@ def test_second_invocation_does_no_work(smoke_run, monkeypatch):
     monkeypatch.setattr("ambient_bench.train.train", forbidden)
     monkeypatch.setattr(jobs, "evaluate", forbidden)
     monkeypatch.setattr(jobs, "write_shard", forbidden)
-    Runner(smoke_run.suite, "smoke", smoke_run.root.parent.parent, progress=False).run()
+    Runner(smoke_run.plan.suite, "smoke", smoke_run.root.parent.parent, progress=False).run()
 
 
 def test_swapped_checkpoints_are_both_re_evaluated(smoke_run, monkeypatch):
     """An evaluation is keyed by its checkpoint's bytes: replacing a checkpoint (a retrain, new
     code) re-evaluates it, and the evaluator is deterministic, so the swapped pair trade results."""
-    runs = [r for r in smoke_run.sweep_runs() if r.entry in ("clean_only", "corrupt_only")]
+    runs = [r for r in smoke_run.plan.sweep_runs() if r.entry in ("clean_only", "corrupt_only")]
     before = smoke_run.eval_runs(runs, "validation")
-    a, b = (smoke_run.run_dir(r) / "checkpoint.pt" for r in runs)
+    a, b = (smoke_run.plan.run_dir(r) / "checkpoint.pt" for r in runs)
 
     def swap():
         tmp = a.with_name("swap.pt")
@@ -109,15 +108,15 @@ def test_swapped_checkpoints_are_both_re_evaluated(smoke_run, monkeypatch):
 
 
 def test_dataset_key_covers_generator_code_and_task(smoke_run, monkeypatch):
-    import ambient_bench.runner as runner_module
+    import ambient_bench.plan as plan_module
 
-    suite = smoke_run.suite
-    before = smoke_run.dataset_dir(suite, "clean")
-    monkeypatch.setattr(runner_module, "suite_code_version", lambda module: "edited")
-    assert smoke_run.dataset_dir(suite, "clean") != before
+    suite = smoke_run.plan.suite
+    before = smoke_run.plan.dataset_dir(suite, "clean")
+    monkeypatch.setattr(plan_module, "suite_code_version", lambda module: "edited")
+    assert smoke_run.plan.dataset_dir(suite, "clean") != before
     monkeypatch.undo()
     other_task = load_suite("maze", "smoke", ["task_params.max_steps=40"])
-    assert smoke_run.dataset_dir(other_task, "clean") != before
+    assert smoke_run.plan.dataset_dir(other_task, "clean") != before
 
 
 def test_resume_after_kill_between_jobs_and_inside_writes(smoke_run):
@@ -130,9 +129,9 @@ def test_resume_after_kill_between_jobs_and_inside_writes(smoke_run):
     ckpt.write_bytes(ckpt.read_bytes()[:1000])
     untouched = runs[3] / "checkpoint.pt"
     mtime = untouched.stat().st_mtime_ns
-    Runner(smoke_run.suite, "smoke", smoke_run.root.parent.parent, progress=False).run()
+    Runner(smoke_run.plan.suite, "smoke", smoke_run.root.parent.parent, progress=False).run()
     assert (killed_before_eval / "eval-test.json").exists()
-    assert json.loads(eval_path.read_text())["n_trials"] == smoke_run.suite.eval.n_validation
+    assert json.loads(eval_path.read_text())["n_trials"] == smoke_run.plan.suite.eval.n_validation
     jobs.load_checkpoint(ckpt)  # readable again
     assert untouched.stat().st_mtime_ns == mtime
 
@@ -172,14 +171,14 @@ def test_subset_run_merges_into_the_report(smoke_run):
     root = smoke_run.root
     before = pd.read_csv(root / "summary.csv")
     table_before = (root / "table.md").read_text()
-    Runner(smoke_run.suite, "smoke", root.parent.parent, entries=["clean_only"], progress=False).run()
+    Runner(smoke_run.plan.suite, "smoke", root.parent.parent, entries=["clean_only"], progress=False).run()
     after = pd.read_csv(root / "summary.csv")
     pd.testing.assert_frame_equal(after, before)
     assert list(after.columns[:len(ID_COLUMNS)]) == ID_COLUMNS
     metrics = list(after.columns[len(ID_COLUMNS):])
     assert metrics == sorted(metrics)
     assert (root / "table.md").read_text() == table_before
-    assert set(json.loads((root / "selection.json").read_text())) == set(smoke_run.suite.baselines)
+    assert set(json.loads((root / "selection.json").read_text())) == set(smoke_run.plan.suite.baselines)
 
 
 def test_damaged_shard_is_found_before_the_report_is_rewritten(smoke_run, capsys):

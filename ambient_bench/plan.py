@@ -1,0 +1,175 @@
+"""The plan of a run: which datasets, training runs and evaluations a resolved suite config
+implies, and where each output lives.
+
+A ``Plan`` only computes names, keys and paths (no job runs, nothing is written), so the
+stages that act on a run (the runner, its executors, the annotate stage, the report) all
+read the same answers from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import BaselineSpec, ConfigError, SuiteConfig, config_hash, deep_merge, from_dict, to_dict
+from .provenance import suite_code_version
+from .registry import BASELINES, GENERATORS
+from .seeds import split_seeds
+
+SPLITS = ("validation", "test")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: a table entry, one point of its grid, one seed."""
+
+    entry: str
+    params: tuple[tuple[str, Any], ...]
+    seed: int
+
+    @property
+    def params_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    @property
+    def params_label(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.params) or "-"
+
+
+class Plan:
+    """What ``suite`` at ``preset`` implies for the table ``entries``, under ``out/<suite>/<preset>/``.
+
+    ``entries`` default to the suite's; a registered baseline the suite does not list (e.g.
+    a plug-in) is added to the suite with its defaults (its grid can be set with
+    ``--set baselines.<name>.grid.<param>=[...]``). An unknown entry is a ``ConfigError``.
+    """
+
+    def __init__(self, suite: SuiteConfig, preset: str, out: Path, entries: list[str] | None = None,
+                 torch_threads: int = 1):
+        self.preset, self.torch_threads = preset, torch_threads
+        self.root = Path(out) / suite.name / preset
+        self.entries = list(entries or suite.baselines)
+        for name in self.entries:
+            if name in suite.baselines:
+                continue
+            if name not in BASELINES.names():
+                raise ConfigError(f"--baselines: unknown entry {name!r} for suite {suite.name}; valid: "
+                                  f"{', '.join(suite.baselines)} (or any registered baseline: "
+                                  f"{', '.join(BASELINES.names())})")
+            suite = dataclasses.replace(suite, baselines={**suite.baselines, name: BaselineSpec()})
+        self.suite = suite
+
+    # ---------------------------------------------------------------------- entries
+    def entry_suite(self, entry: str) -> SuiteConfig:
+        """The suite as this entry sees it (its suite_overrides applied)."""
+        overrides = self.suite.baselines[entry].suite_overrides
+        if not overrides:
+            return self.suite
+        merged = from_dict(SuiteConfig, deep_merge(to_dict(self.suite), overrides), f"baselines.{entry}.suite_overrides")
+        merged.validate()
+        return merged
+
+    def baseline_name(self, entry: str) -> str:
+        return self.suite.baselines[entry].baseline or entry
+
+    def needs_classifier(self, entry: str) -> bool:
+        return BASELINES.get(self.baseline_name(entry)).requires_annotation == "classifier"
+
+    def grid_points(self, entry: str) -> list[tuple[tuple[str, Any], ...]]:
+        spec = self.suite.baselines[entry]
+        keys = sorted(spec.grid)
+        points = []
+        for values in itertools.product(*(spec.grid[k] for k in keys)):
+            params = {**spec.params, **dict(zip(keys, values))}
+            points.append(tuple(sorted(params.items())))
+        return points
+
+    # --------------------------------------------------------------------- datasets
+    def dataset_dir(self, suite: SuiteConfig, name: str) -> Path:
+        """Keyed by the dataset's spec (generator, params, sizes), the task it is for and the
+        generator's code version."""
+        spec = suite.datasets[name]
+        generator = GENERATORS.get(spec.generator)
+        key = {"spec": to_dict(spec), "task": suite.task, "task_params": suite.task_params,
+               "code": suite_code_version(generator.__module__)}
+        return self.root / "data" / f"{name}-{config_hash(key)}"
+
+    def datasets(self) -> dict[Path, tuple[SuiteConfig, str]]:
+        """Every dataset the entries use, once: its directory -> (the suite variant, its name)."""
+        wanted: dict[Path, tuple[SuiteConfig, str]] = {}
+        for entry in self.entries:
+            suite = self.entry_suite(entry)
+            for name in suite.datasets:
+                wanted.setdefault(self.dataset_dir(suite, name), (suite, name))
+        return wanted
+
+    def classifier_key(self) -> str:
+        """What the classifier's annotation depends on (a run that reads it includes this key)."""
+        return config_hash({"classifier": self.suite.classifier, "horizon": self.suite.policy.horizon,
+                            "num_steps": self.suite.policy.num_diffusion_steps})
+
+    @property
+    def annotate_dir(self) -> Path:
+        return self.root / "annotate"
+
+    # ------------------------------------------------------------------------- runs
+    def run_dir(self, run: RunSpec) -> Path:
+        suite = self.entry_suite(run.entry)
+        policy = to_dict(suite.policy)
+        if policy["window_starts"] == "every_step":  # the default keeps the keys of runs cached before the option
+            del policy["window_starts"]
+        key = {
+            "datasets": {n: self.dataset_dir(suite, n).name for n in suite.datasets},
+            "baseline": self.baseline_name(run.entry),
+            "params": run.params_dict,
+            "policy": policy,
+            "train": to_dict(suite.train),
+            "seed": run.seed,
+            "torch_threads": self.torch_threads,
+        }
+        if self.needs_classifier(run.entry):
+            key["annotation"] = self.classifier_key()
+        label = f"{run.entry}-{run.params_label}" if run.params else run.entry
+        return self.root / "runs" / f"{label}-s{run.seed}-{config_hash(key)[:8]}"
+
+    def sweep_runs(self) -> list[RunSpec]:
+        return [RunSpec(e, p, s) for e in self.entries for p in self.grid_points(e)
+                for s in range(self.suite.sweep_seeds)]
+
+    def select(self, validation: dict[RunSpec, dict[str, Any]]) -> dict[str, tuple]:
+        """Per entry, the grid point with the best mean validation metric (ties: lower tiebreak);
+        undefined (NaN) metrics rank worst."""
+        metric, tiebreak = self.suite.selection_metric, self.suite.tiebreak_metric
+        chosen = {}
+        for entry in self.entries:
+            scores = []
+            for point in self.grid_points(entry):
+                aggs = [r["aggregate"] for run, r in validation.items() if run.entry == entry and run.params == point]
+                values = np.array([a.get(metric, np.nan) for a in aggs], dtype=float)
+                main = -np.inf if np.isnan(values).all() else float(np.nanmean(values))
+                ties = [a.get(tiebreak, np.nan) for a in aggs] if tiebreak else [0.0]
+                tie = np.inf if np.all(np.isnan(ties)) else float(np.nanmean(ties))
+                scores.append((-main, tie, point))
+            chosen[entry] = min(scores, key=lambda s: (s[0], s[1]))[2]
+        return chosen
+
+    def final_runs(self, chosen: dict[str, tuple]) -> list[RunSpec]:
+        return [RunSpec(e, p, s) for e, p in chosen.items() for s in range(self.suite.final_seeds)]
+
+    # ------------------------------------------------------------------ evaluations
+    def eval_seeds(self, split: str) -> list[int]:
+        """The trial seeds of a split (disjoint ranges per split)."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+        n = self.suite.eval.n_validation if split == "validation" else self.suite.eval.n_test
+        return split_seeds(split, n).tolist()
+
+
+def eval_path(run_dir: Path, split: str) -> Path:
+    """A run's evaluation records and aggregates on one split."""
+    return run_dir / f"eval-{split}.json"

@@ -6,7 +6,7 @@ corrupt data teaches coarse, task-level structure without its high-frequency def
 
 from dataclasses import dataclass
 
-from ambient_bench.baseline import EVERY_LEVEL, Band, Baseline, check_sigma, register_baseline
+from ambient_bench.policy.baseline import EVERY_LEVEL, Band, Baseline, check_sigma, register_baseline
 
 
 @register_baseline("ambient")

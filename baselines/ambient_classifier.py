@@ -9,9 +9,10 @@ Training then reads that annotation like any other sigma_min.
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ambient_bench.baseline import EVERY_LEVEL, Band, Baseline, register_baseline
-from ambient_bench.classifier import GRANULARITIES, annotation_name
-from ambient_bench.config import ConfigError
+from ambient_bench.classifier.annotation import annotation_name
+from ambient_bench.classifier.sigma_min import GRANULARITIES
+from ambient_bench.config.sections import ConfigError
+from ambient_bench.policy.baseline import EVERY_LEVEL, Band, Baseline, register_baseline
 
 
 @register_baseline("ambient_classifier")

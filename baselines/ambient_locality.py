@@ -3,7 +3,7 @@
 
 from dataclasses import dataclass
 
-from ambient_bench.baseline import EVERY_LEVEL, Band, Baseline, check_sigma, register_baseline
+from ambient_bench.policy.baseline import EVERY_LEVEL, Band, Baseline, check_sigma, register_baseline
 
 
 @register_baseline("ambient_locality")

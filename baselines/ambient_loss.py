@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ambient_bench.baseline import register_baseline
-from ambient_bench.diffusion import NoiseSchedule
+from ambient_bench.policy.baseline import register_baseline
+from ambient_bench.policy.schedule import NoiseSchedule
 
 from .ambient import Ambient
 

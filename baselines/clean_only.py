@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from ambient_bench.baseline import EVERY_LEVEL, Baseline, register_baseline
+from ambient_bench.policy.baseline import EVERY_LEVEL, Baseline, register_baseline
 
 
 @register_baseline("clean_only")

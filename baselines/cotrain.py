@@ -5,8 +5,8 @@ alpha is the probability that a training sample is clean (the paper's "alpha on 
 
 from dataclasses import dataclass
 
-from ambient_bench.baseline import Baseline, register_baseline
-from ambient_bench.config import ConfigError
+from ambient_bench.config.sections import ConfigError
+from ambient_bench.policy.baseline import Baseline, register_baseline
 
 
 @register_baseline("cotrain")

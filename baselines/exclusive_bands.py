@@ -7,7 +7,7 @@ They ask whether clean data is needed in the band the corrupt data covers.
 
 from dataclasses import dataclass
 
-from ambient_bench.baseline import Band, Baseline, check_sigma, register_baseline
+from ambient_bench.policy.baseline import Band, Baseline, check_sigma, register_baseline
 
 
 @register_baseline("ambient_exclusive")

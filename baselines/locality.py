@@ -6,7 +6,7 @@ task logic is wrong still teach good motions without teaching their logic.
 
 from dataclasses import dataclass
 
-from ambient_bench.baseline import EVERY_LEVEL, Band, Baseline, check_sigma, register_baseline
+from ambient_bench.policy.baseline import EVERY_LEVEL, Band, Baseline, check_sigma, register_baseline
 
 
 @register_baseline("locality")

@@ -20,15 +20,15 @@ import time
 
 import numpy as np
 
+from ambient_bench.cli.bench import eval_figures
 from ambient_bench.datagen.arm_rrt import generate_arm_rrt
 from ambient_bench.datagen.arm_trajopt import generate_arm_trajopt
 from ambient_bench.datagen.maze_bench import _import_planners, _same_episodes
 from ambient_bench.envs.arm import (Q_LOWER, Q_UPPER, ArmTask, arm_scene, average_squared_acceleration,
                                     plan_from_episode, problem)
+from ambient_bench.registry import SUITE_BENCHES
 from ambient_bench.seeds import split_seeds
 from ambient_bench.task import GeneratorOutput
-from ambient_bench.bench import eval_figures
-from ambient_bench.registry import SUITE_BENCHES
 
 
 def _mean_accel_sq(output: GeneratorOutput) -> float:

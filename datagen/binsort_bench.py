@@ -8,9 +8,9 @@ import time
 
 import numpy as np
 
+from ambient_bench.cli.bench import eval_figures
 from ambient_bench.datagen.binsort_scripted import generate_binsort
 from ambient_bench.envs.binsort import HAND_HOME_M, BinSortTask
-from ambient_bench.bench import eval_figures
 from ambient_bench.registry import SUITE_BENCHES
 
 

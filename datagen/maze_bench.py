@@ -14,13 +14,13 @@ import time
 
 import numpy as np
 
+from ambient_bench.cli.bench import eval_figures
 from ambient_bench.datagen.maze_gcs import generate_maze_gcs
 from ambient_bench.datagen.maze_rrt import generate_maze_rrt
 from ambient_bench.envs.maze import DT_S, average_squared_acceleration, positions_from_episode
+from ambient_bench.registry import SUITE_BENCHES
 from ambient_bench.seeds import split_seeds
 from ambient_bench.task import GeneratorOutput
-from ambient_bench.bench import eval_figures
-from ambient_bench.registry import SUITE_BENCHES
 
 
 def _import_planners(pause_s: float = 0.0) -> None:

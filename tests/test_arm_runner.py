@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ambient_bench.config import load_suite
+from ambient_bench.config.suites import load_suite
 from ambient_bench.data import load_dataset
 from ambient_bench.envs import arm
-from ambient_bench.runner import Runner
+from ambient_bench.pipeline.runner import Runner
 
 pytestmark = pytest.mark.slow
 

@@ -30,7 +30,6 @@ from ambient_bench.envs.binsort import (
     intended_bins,
     render_frame,
     sorting_rates,
-
 )
 from ambient_bench.registry import GENERATORS, TASKS
 
@@ -192,7 +191,7 @@ def test_metrics_some_dropped_on_the_table():
 def test_logic_is_undefined_when_nothing_was_placed_and_tables_show_a_dash():
     import pandas as pd
 
-    from ambient_bench.report import UNDEFINED, mean_std
+    from ambient_bench.report.tables import UNDEFINED, mean_std
 
     rates = sorting_rates(0, 0, 4)
     assert rates["motion_rate"] == 0.0 and rates["success_rate"] == 0.0

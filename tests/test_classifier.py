@@ -13,16 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from ambient_bench.classifier import (
-    ClassifierConfig,
-    annotate_sigma_min,
-    choose_sigma_min,
-    moving_average,
-    p_clean_curves,
-    plot_p_clean,
-    train_classifier,
-)
-from ambient_bench.diffusion import NoiseSchedule
+from ambient_bench.classifier.model import ClassifierConfig
+from ambient_bench.classifier.sigma_min import annotate_sigma_min, choose_sigma_min, moving_average, plot_p_clean
+from ambient_bench.classifier.training import p_clean_curves, train_classifier
+from ambient_bench.policy.schedule import NoiseSchedule
 
 HORIZON, ACTION_DIM, N = 16, 2, 256
 SCHEDULE = NoiseSchedule(100)

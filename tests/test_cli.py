@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ambient_bench.run import main
+from ambient_bench.cli.run import main
 
 SMOKE = ["--suite", "maze", "--preset", "smoke", "--workers", "1", "--no-progress"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ambient_bench.compare import main
+from ambient_bench.cli.compare import main
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results"
 

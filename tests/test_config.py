@@ -2,8 +2,9 @@
 
 import pytest
 
-from ambient_bench.baseline import make_baseline
-from ambient_bench.config import ConfigError, load_suite
+from ambient_bench.config.sections import ConfigError
+from ambient_bench.config.suites import load_suite
+from ambient_bench.policy.baseline import make_baseline
 
 
 @pytest.mark.parametrize("override,key", [
@@ -37,7 +38,7 @@ def test_bad_baseline_params_name_the_key(name, params, key):
 
 
 def test_bad_grid_value_is_caught_when_the_run_is_planned(tmp_path):
-    from ambient_bench.runner import Runner
+    from ambient_bench.pipeline.runner import Runner
 
     suite = load_suite("maze", "smoke", ["baselines.ambient.grid.sigma_min=[0.1, 1.0]"])
     with pytest.raises(ConfigError, match=r"baselines\.ambient\.sigma_min"):

@@ -4,11 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import smooth_episodes, write_dataset
 
 from ambient_bench.data import DatasetError, load_dataset, write_annotation
 from ambient_bench.task import Episode
-
-from conftest import smooth_episodes, write_dataset
 
 
 def test_round_trip_across_shards(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ambient_bench.baselines.ambient_loss import ambient_pair
-from ambient_bench.diffusion import PREDICTIONS, NoiseSchedule
+from ambient_bench.policy.schedule import PREDICTIONS, NoiseSchedule
 
 
 def test_cosine_schedule_matches_closed_form():

@@ -99,3 +99,27 @@ def test_core_never_imports_a_plugin_folder(plugin):
     core = [m for m in graph if not m.startswith(PLUGINS)]
     offenders = {m: sorted(n for n in graph[m] if n == plugin or n.startswith(plugin + ".")) for m in core}
     assert not {m: n for m, n in offenders.items() if n}
+
+
+# The pipeline's stages, lowest first: a module may import its own stage or a lower one only.
+# (The suite API at the top of the package, registry, task, metrics, seeds, data, and config are the base.)
+STAGES = ["base", "policy", "evaluation", "classifier", "jobs", "report", "pipeline", "cli", "entry"]
+ENTRY_MODULES = ("run", "bench", "compare", "spectrum")  # ``python -m ambient_bench.<name>``
+
+
+def stage_of(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] in ("registry", "task", "metrics", "seeds", "data", "config"):
+        return "base"
+    if len(parts) == 2 and parts[1] in ENTRY_MODULES:
+        return "entry"
+    return parts[1]
+
+
+def test_stages_only_import_lower_stages():
+    graph = import_graph(module_files())
+    core = [m for m in graph if not m.startswith(PLUGINS)]
+    assert {stage_of(m) for m in core} == set(STAGES)  # every module belongs to a known stage
+    upward = {m: sorted(n for n in graph[m] if STAGES.index(stage_of(n)) > STAGES.index(stage_of(m)))
+              for m in core}
+    assert not {m: n for m, n in upward.items() if n}

@@ -193,7 +193,7 @@ def test_gcs_plans_keep_the_planning_clearance(gcs):
 
 
 def test_rrt_chunks_carry_more_high_frequency_power_than_gcs(gcs, rrt):
-    from ambient_bench.spectrum import action_chunks, high_frequency_share
+    from ambient_bench.report.spectrum import action_chunks, high_frequency_share
 
     share = {name: high_frequency_share(action_chunks([e.action for e in out.episodes], 16))
              for name, out in (("gcs", gcs), ("rrt", rrt))}

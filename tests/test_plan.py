@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ambient_bench.config import ConfigError, load_suite
-from ambient_bench.plan import Plan, RunSpec, eval_path
+from ambient_bench.config.sections import ConfigError
+from ambient_bench.config.suites import load_suite
+from ambient_bench.jobs.plan import Plan, RunSpec, eval_path
 
 
 @pytest.fixture

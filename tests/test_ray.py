@@ -11,10 +11,11 @@ import sys
 
 import pytest
 
-from ambient_bench.config import load_suite
-from ambient_bench.jobs import ProcessPoolJobExecutor, ShardJob, run_shard
+from ambient_bench.config.suites import load_suite
+from ambient_bench.jobs.executors import ProcessPoolJobExecutor
+from ambient_bench.jobs.functions import ShardJob, run_shard
+from ambient_bench.pipeline.runner import Runner
 from ambient_bench.registry import UnknownNameError
-from ambient_bench.runner import Runner
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +37,7 @@ def local_ray():
 
 
 def ray_runner(out, stage="all", executor=None):
-    from ambient_bench.ray_executor import RayExecutor
+    from ambient_bench.jobs.ray_executor import RayExecutor
 
     runner = Runner(load_suite("maze", "smoke"), "smoke", out, progress=False,
                     executor=executor or RayExecutor(progress=False))
@@ -98,7 +99,7 @@ class KillOneShardWorker:
 def test_killed_worker_during_datagen_is_retried_to_identical_data(local_ray, pool_smoke, tmp_path):
     from ray import cloudpickle
 
-    from ambient_bench.ray_executor import RayExecutor
+    from ambient_bench.jobs.ray_executor import RayExecutor
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import this test file
     marker = tmp_path / "killed-worker-pid"
@@ -112,8 +113,8 @@ def test_killed_worker_during_datagen_is_retried_to_identical_data(local_ray, po
 def test_a_worker_that_keeps_dying_fails_the_stage_once_retries_run_out(local_ray, tmp_path):
     from ray import cloudpickle
 
-    from ambient_bench.jobs import JobLostError
-    from ambient_bench.ray_executor import RayExecutor
+    from ambient_bench.jobs.executors import JobLostError
+    from ambient_bench.jobs.ray_executor import RayExecutor
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     executor = KillOneShardWorker(RayExecutor(max_retries=0, progress=False), tmp_path / "killed-worker-pid")
@@ -122,7 +123,7 @@ def test_a_worker_that_keeps_dying_fails_the_stage_once_retries_run_out(local_ra
 
 
 def test_job_error_surfaces_as_itself_not_as_a_ray_error(local_ray, tmp_path):
-    from ambient_bench.ray_executor import RayExecutor
+    from ambient_bench.jobs.ray_executor import RayExecutor
 
     job = ShardJob("no_such_generator", {}, "clean", [0], tmp_path / "shard-00000.npz")
     with pytest.raises(UnknownNameError, match="no_such_generator") as caught:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import ambient_bench.jobs as jobs
-from ambient_bench.config import load_suite
-from ambient_bench.runner import Runner
+import ambient_bench.jobs.functions as jobs
+from ambient_bench.config.suites import load_suite
+from ambient_bench.pipeline.runner import Runner
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def test_selection_uses_validation_only(smoke_run):
 
 
 def test_select_ignores_test_results(tmp_path):
-    from ambient_bench.plan import Plan, RunSpec
+    from ambient_bench.jobs.plan import Plan, RunSpec
 
     plan = Plan(load_suite("maze", "smoke"), "smoke", tmp_path, entries=["ambient"])
     a, b = plan.grid_points("ambient")
@@ -72,7 +72,7 @@ def test_second_invocation_does_no_work(smoke_run, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("a cached job was recomputed")
 
-    monkeypatch.setattr("ambient_bench.train.train", forbidden)
+    monkeypatch.setattr("ambient_bench.policy.trainer.train", forbidden)
     monkeypatch.setattr(jobs, "evaluate", forbidden)
     monkeypatch.setattr(jobs, "write_shard", forbidden)
     Runner(smoke_run.plan.suite, "smoke", smoke_run.root.parent.parent, progress=False).run()
@@ -166,7 +166,7 @@ def test_binsort_smoke_through_the_same_runner(tmp_path):
 
 def test_subset_run_merges_into_the_report(smoke_run):
     """Re-running one entry keeps every other entry's rows; columns and rows keep their order."""
-    from ambient_bench.report import ID_COLUMNS
+    from ambient_bench.report.tables import ID_COLUMNS
 
     root = smoke_run.root
     before = pd.read_csv(root / "summary.csv")
@@ -186,7 +186,7 @@ def test_damaged_shard_is_found_before_the_report_is_rewritten(smoke_run, capsys
     running that command restores the dataset."""
     import shlex
 
-    from ambient_bench.run import main
+    from ambient_bench.cli.run import main
 
     root = smoke_run.root
     shard = sorted((root / "data").glob("clean-*/shard-00000.npz"))[0]

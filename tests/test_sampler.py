@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from ambient_bench.baseline import make_baseline
-from ambient_bench.diffusion import NoiseSchedule
-from ambient_bench.normalizer import Normalizer
+from ambient_bench.policy.baseline import make_baseline
+from ambient_bench.policy.normalizer import Normalizer
+from ambient_bench.policy.sampler import NoiseBandSampler
+from ambient_bench.policy.schedule import NoiseSchedule
 from ambient_bench.registry import BASELINES
-from ambient_bench.sampler import NoiseBandSampler
 
 N_DRAWS = 20000
 SCHEDULE = NoiseSchedule(100)

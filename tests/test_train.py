@@ -5,13 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from ambient_bench.baseline import make_baseline
-from ambient_bench.config import PolicyConfig, TrainConfig
-from ambient_bench.policy import load_checkpoint, policy_from_checkpoint
-from ambient_bench.train import read_log, train
-
 from conftest import smooth_episodes, write_dataset
+
+from ambient_bench.config.sections import PolicyConfig, TrainConfig
+from ambient_bench.policy.baseline import make_baseline
+from ambient_bench.policy.policy import load_checkpoint, policy_from_checkpoint
+from ambient_bench.policy.trainer import read_log, train
 
 SMALL = PolicyConfig(down_dims=[32, 64], horizon=8, n_action_steps=4, step_embed_dim=32)
 

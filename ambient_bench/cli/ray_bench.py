@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import load_suite
-from .jobs import Executor, ProcessPoolJobExecutor
-from .runner import Runner
+from ..config.suites import load_suite
+from ..jobs.executors import Executor, ProcessPoolJobExecutor
+from ..pipeline.runner import Runner
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def bench_ray(quick: bool = True) -> dict[str, float]:
     except ImportError:
         log.warning("ray figures skipped: Ray is not installed (pip install -e \".[ray]\")")
         return {}
-    from .ray_executor import RayExecutor
+    from ..jobs.ray_executor import RayExecutor
 
     overrides = ["datasets.clean.n_episodes=20", "datasets.clean.shard_size=5",
                  "datasets.corrupt.n_episodes=500", "datasets.corrupt.shard_size=125"] if quick else []

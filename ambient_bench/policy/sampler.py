@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..config.sections import WINDOW_STARTS
+from ..data import Dataset
 from .baseline import Baseline
-from .config import WINDOW_STARTS
-from .data import Dataset
-from .diffusion import NoiseSchedule
 from .normalizer import Normalizer
+from .schedule import NoiseSchedule
 
 log = logging.getLogger(__name__)
 

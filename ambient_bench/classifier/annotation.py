@@ -1,11 +1,9 @@
-"""The annotate stage: classifier-chosen sigma_min for the corrupt dataset of a suite.
+"""Annotating a corrupt dataset with the classifier's sigma_min.
 
-For every suite variant used by an entry whose baseline needs it (``ambient_classifier``),
-a noise-conditioned classifier is trained on the action chunks of the clean vs the
-corrupt dataset; its P(clean) curves give sigma_min per dataset, per bucket and per
-datapoint, stored as annotations of the corrupt dataset (``classifier_<granularity>``)
-with the classifier's config and held-out accuracy as provenance. The annotation is
-keyed by the hash of that config: an unchanged config is not recomputed.
+``annotate_pair`` trains the classifier on the action chunks of a clean and a corrupt
+dataset, as the policy sees them, and writes sigma_min at every granularity as annotations
+of the corrupt one (``classifier_<granularity>``), with the classifier's config and
+held-out accuracy as provenance; training then reads them like any other sigma_min.
 """
 
 from __future__ import annotations
@@ -17,16 +15,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from .classifier import (
-    GRANULARITIES, ClassifierConfig, annotate_sigma_min, annotation_name, intra_op_threads, p_clean_curves, plot_p_clean, train_classifier,
-)
-from .config import from_dict, to_dict
-from .data import Dataset, atomic_write_json, load_dataset, write_annotation
-from .diffusion import NoiseSchedule
-from .normalizer import Normalizer
-from .plan import Plan
+from ..config.typed import to_dict
+from ..data import Dataset, write_annotation
+from ..policy.normalizer import Normalizer
+from ..policy.schedule import NoiseSchedule
+from .model import ClassifierConfig
+from .sigma_min import GRANULARITIES, annotate_sigma_min, plot_p_clean
+from .training import intra_op_threads, p_clean_curves, train_classifier
 
 log = logging.getLogger(__name__)
+
+
+def annotation_name(granularity: str) -> str:
+    """The dataset annotation that stores sigma_min at one granularity."""
+    return f"classifier_{granularity}"
 
 
 def chunk_windows(ds: Dataset, horizon: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,28 +86,3 @@ def is_annotated(ds: Dataset, key: str) -> bool:
     records = [ds.path / "annotations" / f"{annotation_name(g)}.json" for g in GRANULARITIES]
     return all(name in ds.annotations for name in map(annotation_name, GRANULARITIES)) and all(
         key in r.read_text() for r in records)
-
-
-def annotate_for_entries(plan: Plan) -> None:
-    entries = [e for e in plan.entries if plan.needs_classifier(e)]
-    if not entries:
-        return
-    config = from_dict(ClassifierConfig, plan.suite.classifier, "classifier")
-    key = plan.classifier_key()
-    done = set()
-    for entry in entries:
-        suite = plan.entry_suite(entry)
-        by_source = {spec.source: name for name, spec in suite.datasets.items()}
-        if set(by_source) != {"clean", "corrupt"} or len(suite.datasets) != 2:
-            raise ValueError(f"{entry}: the classifier needs exactly one clean and one corrupt dataset")
-        clean_dir = plan.dataset_dir(suite, by_source["clean"])
-        corrupt_dir = plan.dataset_dir(suite, by_source["corrupt"])
-        if corrupt_dir in done:
-            continue
-        done.add(corrupt_dir)
-        corrupt = load_dataset(corrupt_dir)
-        if is_annotated(corrupt, key):
-            continue
-        summary = annotate_pair(load_dataset(clean_dir), corrupt, suite.policy.horizon,
-                                suite.policy.num_diffusion_steps, config, plan.annotate_dir, key)
-        atomic_write_json(plan.annotate_dir / f"classifier-{corrupt_dir.name}.json", summary)

@@ -27,8 +27,9 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 from tqdm.auto import tqdm
 
-from .config import ResourcesConfig
-from .jobs import Interrupted, JobLostError, run_eval, run_shard, run_train
+from ..config.sections import ResourcesConfig
+from .executors import Interrupted, JobLostError
+from .functions import run_eval, run_shard, run_train
 
 log = logging.getLogger(__name__)
 

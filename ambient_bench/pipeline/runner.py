@@ -12,17 +12,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..config.sections import ConfigError, SuiteConfig
+from ..config.typed import to_dict
+from ..data import load_dataset
+from ..jobs.executors import Executor, make_executor
+from ..jobs.functions import EvalJob, ShardJob, TrainJob, finalize, run_eval, run_shard, run_train
+from ..jobs.plan import Plan, RunSpec
+from ..jobs.provenance import git_state
+from ..report.writer import write_report
+from ..seeds import split_seeds
 from .annotate import annotate_for_entries
-from .config import ConfigError, SuiteConfig, to_dict
-from .data import load_dataset
-from .jobs import (
-    EvalJob, Executor, ShardJob, TrainJob, finalize, make_executor, run_eval, run_shard, run_train,
-)
-from .plan import Plan, RunSpec
-from .provenance import git_state
-from .report import write_report
-from .seeds import split_seeds
-from .validation import validate_run
+from .checks import validate_run
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Runner:
         log.info("datasets ready: %s", ", ".join(d.name for d in wanted))
 
     def annotate(self) -> None:
-        """Classifier annotations for entries that need them (see ambient_bench.annotate)."""
+        """Classifier annotations for entries that need them (see pipeline.annotate)."""
         annotate_for_entries(self.plan)
 
     def train_runs(self, runs: list[RunSpec]) -> None:

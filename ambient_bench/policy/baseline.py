@@ -21,10 +21,11 @@ from typing import Any, ClassVar, Union
 import numpy as np
 import torch
 
-from .config import ConfigError, coerce_value
-from .data import Dataset
-from .diffusion import NoiseSchedule
-from .registry import BASELINES
+from ..config.sections import ConfigError
+from ..config.typed import coerce_value
+from ..data import Dataset
+from ..registry import BASELINES
+from .schedule import NoiseSchedule
 
 Sigma = Union[float, np.ndarray]  # one value for the dataset, or one per step
 

@@ -1,149 +1,34 @@
-"""Jobs of a run and the executors that run them.
+"""Jobs of a run: dataset shards, training runs, evaluations.
 
-A run is a graph of jobs: dataset shards -> datasets -> (annotations) -> training runs ->
-evaluations -> report. Each job writes its output under a directory keyed by the hash of
-its resolved config, atomically, and is skipped when that output exists and is valid; so
-a run killed at any moment completes, when started again, without redoing finished jobs.
-Job functions are top-level and take one picklable argument, so any executor (in-process,
-a local process pool, a cluster engine) can run them.
+Each job writes its output under a directory or file keyed by the hash of everything it
+depends on (see ``jobs.plan``), atomically, and is skipped when that output exists and is
+valid: the keyed output tree is the cache, so a run killed at any moment completes, when
+started again, without redoing finished jobs. Job functions are top-level and take one
+picklable argument, so any executor (in-process, a local process pool, Ray) can run them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
-import signal
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .baseline import make_baseline
-from .config import EvalConfig, PolicyConfig, TrainConfig, config_hash, from_dict
-from .data import (
-    Dataset, atomic_write_json, file_sha256, finalize_dataset, is_complete, load_dataset, write_shard,
-)
-from .evaluate import evaluate
+from ..config.sections import EvalConfig, PolicyConfig, TrainConfig
+from ..config.typed import config_hash, from_dict
+from ..data import Dataset, atomic_write_json, file_sha256, finalize_dataset, is_complete, load_dataset, write_shard
+from ..evaluation.evaluator import evaluate
+from ..policy.baseline import make_baseline
+from ..policy.policy import CheckpointError, load_checkpoint, policy_from_checkpoint
+from ..registry import GENERATORS, TASKS
 from .plan import eval_path
-from .policy import CheckpointError, load_checkpoint, policy_from_checkpoint
 from .provenance import provenance
-from .registry import GENERATORS, TASKS
 
 log = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------------------
-# Executors
-# --------------------------------------------------------------------------------------
-
-
-class JobLostError(RuntimeError):
-    """A job whose worker kept dying (killed, out of memory, node lost) until its retries ran out."""
-
-
-class Executor(Protocol):
-    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any], desc: str) -> list[Any]: ...
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM stopped a stage; finished jobs' outputs are kept (a re-run resumes)."""
-
-    def __init__(self, desc: str, n_done: int, n_jobs: int):
-        super().__init__(f"{desc}: {n_done} of {n_jobs} jobs finished")
-        self.desc, self.n_done, self.n_jobs = desc, n_done, n_jobs
-
-
-class InProcessExecutor:
-    def __init__(self, progress: bool = True):
-        self.progress = progress
-
-    def map(self, fn, jobs, desc):
-        results = []
-        try:
-            for job in tqdm(jobs, desc=desc, leave=False, disable=not self.progress or len(jobs) <= 1):
-                results.append(fn(job))
-        except KeyboardInterrupt:
-            raise Interrupted(desc, len(results), len(jobs)) from None
-        return results
-
-
-def _init_worker(drake_log_level: int) -> None:
-    """Workers leave Ctrl-C to the parent, which stops them all, and die at once on SIGTERM.
-    A fork-server worker does not inherit the parent's logging: it takes Drake's level from
-    the parent (importing pydrake resets it to INFO, so import first, then set)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    import pydrake.common  # noqa: F401
-
-    logging.getLogger("drake").setLevel(drake_log_level)
-
-
-def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
-    """Cancel queued jobs and end the worker processes: SIGTERM, then SIGKILL after ``grace_s``.
-    (Every multiprocessing child of this process is ended: in a run, those are the pool's.)"""
-    pool.shutdown(wait=False, cancel_futures=True)
-    workers = multiprocessing.active_children()
-    for process in workers:
-        process.terminate()
-    for process in workers:
-        process.join(grace_s)
-        if process.is_alive():
-            process.kill()
-            process.join()
-
-
-def worker_context() -> multiprocessing.context.BaseContext:
-    """Workers are forked from a clean fork server, never from this process: a fork copies
-    whatever locks this process's threads hold (torch, Drake, Ray, logging), and a child
-    born with one held deadlocks (seen in the test suite). The server imports the job code
-    once, so starting a worker stays cheap; registries load their suites lazily."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["ambient_bench.jobs"])
-    return context
-
-
-class ProcessPoolJobExecutor:
-    """A local process pool. Jobs set their own torch thread count (part of their key), so
-    the worker count changes neither results nor cache keys."""
-
-    def __init__(self, workers: int, progress: bool = True):
-        self.workers, self.progress = workers, progress
-
-    def map(self, fn, jobs, desc):
-        if len(jobs) <= 1:
-            return InProcessExecutor(self.progress).map(fn, jobs, desc)
-        pool = ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=worker_context(),
-                                   initializer=_init_worker,
-                                   initargs=(logging.getLogger("drake").getEffectiveLevel(),))
-        futures = [pool.submit(fn, job) for job in jobs]
-        n_done = 0
-        try:
-            for future in tqdm(as_completed(futures), total=len(jobs), desc=desc, leave=False,
-                               disable=not self.progress):
-                future.result()  # a failed job stops the stage now
-                n_done += 1
-        except KeyboardInterrupt:
-            stop_workers(pool)
-            raise Interrupted(desc, n_done, len(jobs)) from None
-        except BaseException:
-            stop_workers(pool)
-            raise
-        pool.shutdown()
-        return [f.result() for f in futures]
-
-
-def make_executor(workers: int, progress: bool = True) -> Executor:
-    return InProcessExecutor(progress) if workers <= 1 else ProcessPoolJobExecutor(workers, progress)
-
-
-# --------------------------------------------------------------------------------------
-# Data generation
-# --------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -220,7 +105,7 @@ def checkpoint_valid(path: Path) -> bool:
 
 
 def run_train(job: TrainJob) -> Path:
-    from .train import train
+    from ..policy.trainer import train
 
     final = job.run_dir / "checkpoint.pt"
     if checkpoint_valid(final):
@@ -302,4 +187,3 @@ def run_eval(job: EvalJob) -> dict[str, Any]:
     result.update(split=job.split, n_trials=len(job.seeds), key=key)
     atomic_write_json(job.path, result)
     return result
-

@@ -11,11 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import PolicyConfig, from_dict, to_dict
-from .data import atomic_write_bytes
-from .diffusion import NoiseSchedule
+from ..config.sections import PolicyConfig
+from ..config.typed import from_dict, to_dict
+from ..data import atomic_write_bytes
 from .network import ConditionalUnet1D
 from .normalizer import Normalizer
+from .schedule import NoiseSchedule
 
 
 class CheckpointError(RuntimeError):

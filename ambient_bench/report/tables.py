@@ -1,4 +1,5 @@
-"""Tables and figures of a suite run: summary.csv, table.md, pareto.png, rollouts.png.
+"""The run's tables: summary.csv (one row per run and split), table.md, and merging with the
+report already on disk (a run of a subset of the entries).
 
 Every number comes from the evaluation files of the run; the table's configuration per
 entry is the one selected on validation trials (``selected`` in summary.csv).
@@ -6,23 +7,17 @@ entry is the one selected on validation trials (``selected`` in summary.csv).
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from .config import ConfigError, to_dict
-from .data import atomic_write_bytes, atomic_write_json, dataset_sha256, load_dataset
-from .plan import Plan, RunSpec, eval_path
-from .provenance import provenance
-from .registry import TASKS
-from .seeds import split_seeds
-from .spectrum import plot_spectrum as draw_spectrum
+from ..config.sections import ConfigError
+from ..config.typed import to_dict
+from ..jobs.plan import Plan, RunSpec
 
 log = logging.getLogger(__name__)
 
@@ -196,125 +191,3 @@ def _paper_value(value: Any, percent: bool) -> str:
     if isinstance(value, (int, float)):
         return f"{value * 100:.1f}" if percent and value <= 1.0 else f"{value}"
     return str(value)
-
-
-def pareto_mask(x: np.ndarray, y: np.ndarray, x_lower_better: bool) -> np.ndarray:
-    """Non-dominated points when y is maximised and x minimised (or maximised)."""
-    xs = x if x_lower_better else -x
-    keep = np.ones(len(x), dtype=bool)
-    for i in range(len(x)):
-        dominated = (xs <= xs[i]) & (y >= y[i]) & ((xs < xs[i]) | (y > y[i]))
-        keep[i] = not dominated.any()
-    return keep
-
-
-def plot_pareto(plan: Plan, summary: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    cfg = plan.suite.report
-    test = summary[summary.split == "test"]
-    points = test.groupby(["baseline", "params"], as_index=False)[[cfg.pareto_x, cfg.pareto_y]].mean()
-    points = points.dropna()
-    fig, ax = plt.subplots(figsize=(7, 5))
-    if points.empty:  # e.g. no successful rollout, so no acceleration to plot
-        log.warning("no test point has both %s and %s; the Pareto plot says so", cfg.pareto_x, cfg.pareto_y)
-        ax.text(0.5, 0.5, f"no configuration has both {cfg.pareto_x} and {cfg.pareto_y}\n"
-                "(e.g. no successful rollout)", ha="center", va="center", transform=ax.transAxes)
-        save_figure(fig, path)
-        plt.close(fig)
-        return
-    sns.scatterplot(data=points, x=cfg.pareto_x, y=cfg.pareto_y, hue="baseline", style="baseline", s=70, ax=ax)
-    for entry in cfg.pareto_sweeps:
-        sweep = points[points.baseline == entry]
-        if len(sweep) < 2:
-            continue
-        front = sweep[pareto_mask(sweep[cfg.pareto_x].to_numpy(), sweep[cfg.pareto_y].to_numpy(),
-                                  cfg.pareto_x_better == "lower")].sort_values(cfg.pareto_x)
-        ax.plot(front[cfg.pareto_x], front[cfg.pareto_y], "--", lw=1, label=f"{entry} front")
-    all_front = pareto_mask(points[cfg.pareto_x].to_numpy(), points[cfg.pareto_y].to_numpy(),
-                            cfg.pareto_x_better == "lower")
-    ax.scatter(points[cfg.pareto_x][all_front], points[cfg.pareto_y][all_front], s=200, facecolors="none",
-               edgecolors="k", label="non-dominated")
-    for _, row in points.iterrows():
-        if row.params != "-":  # every hyper-parameter, e.g. sigma_max=0.9,sigma_min=0.2
-            ax.annotate(row.params, (row[cfg.pareto_x], row[cfg.pareto_y]), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
-    better = "lower" if cfg.pareto_x_better == "lower" else "higher"
-    ax.set_title(f"{plan.suite.name} / {plan.preset}: test mean per configuration ({better} {cfg.pareto_x} is better)")
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-
-
-def save_figure(fig, path: Path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def write_report(plan: Plan, validation, test, chosen) -> None:
-    """Write the report of this run's entries merged with the other entries' rows on disk."""
-    root = plan.root
-    summary = summary_frame(plan, {"validation": validation, "test": test}, chosen)
-    selection = {entry: dict(point) for entry, point in chosen.items()}
-    summary, selection = merge_previous(plan, summary, selection)
-    atomic_write_bytes(root / "summary.csv", summary.to_csv(index=False, na_rep="NaN").encode())
-    atomic_write_bytes(root / "table.md", table_markdown(plan, summary).encode())
-    plot_pareto(plan, summary, root / "pareto.png")
-    plot_rollouts(plan, selection, root / "rollouts.png")
-    datasets = load_suite_datasets(plan)
-    plot_datasets(plan, datasets, root / "datasets.png")
-    plot_spectrum(plan, datasets, selection, root / "spectrum.png")
-    render_scene(plan, root / "scene.png")
-    atomic_write_json(root / "selection.json", selection)
-    atomic_write_json(root / "config.json", to_dict(plan.suite))
-    datasets = {p.name: dataset_sha256(json.loads((p / "meta.json").read_text()))
-                for p in sorted((root / "data").glob("*")) if (p / "meta.json").exists()}
-    atomic_write_json(root / "provenance.json", provenance(datasets))
-    log.info("report written to %s", root)
-
-
-def render_scene(plan: Plan, path: Path) -> None:
-    """A rendered frame of the first test episode, if the task can render (needs GL)."""
-    task = TASKS.get(plan.suite.task)(**plan.suite.task_params)
-    if hasattr(task, "render_scene"):
-        task.render_scene(path, int(split_seeds("test", 1)[0]))
-
-
-def load_suite_datasets(plan: Plan) -> dict[str, Any]:
-    """The suite's datasets by name, loaded once for every figure that reads them."""
-    return {name: load_dataset(plan.dataset_dir(plan.suite, name)) for name in plan.suite.datasets}
-
-
-def plot_datasets(plan: Plan, datasets: dict[str, Any], path: Path) -> None:
-    """A few demonstrations of each dataset, if the task draws them."""
-    task_cls = TASKS.get(plan.suite.task)
-    if hasattr(task_cls, "plot_datasets"):
-        task_cls.plot_datasets(datasets, plan.suite.task_params, path)
-
-
-def plot_spectrum(plan: Plan, datasets: dict[str, Any], selection: dict[str, dict[str, Any]],
-                  path: Path) -> None:
-    """The action-chunk spectrum of the suite's datasets with the noise floor of every swept
-    sigma_min, the selected ones drawn bold (``spectrum.plot_spectrum``)."""
-    sigmas = sorted({float(v) for entry in plan.suite.baselines.values()
-                     for v in entry.grid.get("sigma_min", []) if float(v) < 1})
-    selected = {float(params["sigma_min"]) for params in selection.values() if "sigma_min" in params}
-    draw_spectrum(datasets, plan.suite.policy.horizon, sigmas, selected, plan.suite.name, path)
-
-
-def plot_rollouts(plan: Plan, selection: dict[str, dict[str, Any]], path: Path) -> None:
-    """Stored test rollouts of each selected policy (training seed 0), if the task draws them:
-    read from the evaluation records, so the report never runs a policy."""
-    task_cls = TASKS.get(plan.suite.task)
-    if not hasattr(task_cls, "plot_rollouts"):
-        return
-    records = {entry: json.loads(eval_path(plan.run_dir(RunSpec(entry, tuple(sorted(params.items())), 0)), "test").read_text())["records"]
-               for entry, params in selection.items()
-               if entry in plan.suite.baselines}  # not a plug-in entry of an earlier run that this suite lacks
-    task_cls.plot_rollouts(records, plan.suite.task_params, path)

@@ -19,9 +19,10 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from ..config.sections import PolicyConfig, TrainConfig
+from ..config.typed import to_dict
+from ..data import Dataset, atomic_write_bytes
 from .baseline import Baseline
-from .config import PolicyConfig, TrainConfig, to_dict
-from .data import Dataset, atomic_write_bytes
 from .normalizer import Normalizer
 from .policy import EMA, CheckpointError, DiffusionPolicy, checkpoint_header, load_checkpoint, save_checkpoint
 from .sampler import NoiseBandSampler

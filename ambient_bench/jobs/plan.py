@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from .config import BaselineSpec, ConfigError, SuiteConfig, config_hash, deep_merge, from_dict, to_dict
+from ..config.sections import BaselineSpec, ConfigError, SuiteConfig
+from ..config.suites import deep_merge
+from ..config.typed import config_hash, from_dict, to_dict
+from ..registry import BASELINES, GENERATORS
+from ..seeds import split_seeds
 from .provenance import suite_code_version
-from .registry import BASELINES, GENERATORS
-from .seeds import split_seeds
 
 SPLITS = ("validation", "test")
 

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .config import EvalConfig
-from .policy import DiffusionPolicy
-from .task import BatchedTask
+from ..config.sections import EvalConfig
+from ..policy.policy import DiffusionPolicy
+from ..task import BatchedTask
 
 
 def evaluate(

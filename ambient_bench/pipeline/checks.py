@@ -10,12 +10,13 @@ The first problem is a ``ConfigError`` naming the key, the bad value and the val
 
 from __future__ import annotations
 
-from .baseline import make_baseline
-from .classifier import ClassifierConfig
-from .config import ConfigError, SuiteConfig, check_call_params, from_dict
-from .registry import BASELINES, GENERATORS, TASKS, UnknownNameError
-from .plan import Plan
-from .report import read_previous_report
+from ..classifier.model import ClassifierConfig
+from ..config.sections import ConfigError, SuiteConfig
+from ..config.typed import check_call_params, from_dict
+from ..jobs.plan import Plan
+from ..policy.baseline import make_baseline
+from ..registry import BASELINES, GENERATORS, TASKS, UnknownNameError
+from ..report.tables import read_previous_report
 
 # What a task or generator raises for a bad parameter value when it is built.
 PARAM_ERRORS = (ValueError, TypeError, KeyError, OSError)

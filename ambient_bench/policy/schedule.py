@@ -17,7 +17,8 @@ from typing import Callable
 
 import torch
 
-PREDICTIONS = ("epsilon", "sample", "v")
+from ..config.sections import PREDICTIONS
+
 # A denoiser maps (x_t, t) to the network's prediction (epsilon, x0 or v).
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

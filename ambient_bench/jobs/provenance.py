@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from .data import package_versions
+from ..data import package_versions
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @functools.lru_cache(maxsize=1)

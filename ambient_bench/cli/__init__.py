@@ -1,0 +1,2 @@
+"""Command lines: run (the pipeline), bench (speed figures), compare (a run beside the reference).
+"""

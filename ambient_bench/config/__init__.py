@@ -1,0 +1,2 @@
+"""Configuration: typed suite sections, YAML suite files with presets and overrides.
+"""

@@ -1,0 +1,2 @@
+"""Evaluation: the one evaluator, which steps a suite's batched task with a policy.
+"""

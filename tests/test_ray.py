@@ -66,7 +66,7 @@ def write_shard_then_die_once(marker: str, job: ShardJob):
     """The shard job; in the one task that claims ``marker``, its worker process is
     SIGKILLed right after the shard's .npz is written and before its record: a crash
     mid-task that leaves a torn output behind."""
-    import ambient_bench.jobs as jobs
+    import ambient_bench.jobs.functions as jobs
 
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)

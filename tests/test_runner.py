@@ -108,7 +108,7 @@ def test_swapped_checkpoints_are_both_re_evaluated(smoke_run, monkeypatch):
 
 
 def test_dataset_key_covers_generator_code_and_task(smoke_run, monkeypatch):
-    import ambient_bench.plan as plan_module
+    import ambient_bench.jobs.plan as plan_module
 
     suite = smoke_run.plan.suite
     before = smoke_run.plan.dataset_dir(suite, "clean")

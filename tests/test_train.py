@@ -52,7 +52,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     cfg = TrainConfig(steps=30, batch_size=32, log_every=5, checkpoint_every=10)
     full = run_losses(tmp_path / "full", "run", cfg)
 
-    import ambient_bench.train as train_mod
+    import ambient_bench.policy.trainer as train_mod
 
     calls = {"n": 0}
     real_update = train_mod.EMA.update

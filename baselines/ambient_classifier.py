@@ -1,4 +1,4 @@
-"""Ambient with sigma_min chosen by a noise-conditioned classifier (PAPER.md §2).
+"""Ambient with sigma_min chosen by a noise-conditioned classifier (the paper, §2).
 
 The ``annotate`` stage trains c(x_sigma, sigma) to tell clean from corrupt noisy action
 chunks and stores, for the corrupt dataset, the smallest sigma from which it can no

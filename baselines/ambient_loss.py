@@ -3,7 +3,7 @@
 Like ``ambient``, corrupt samples are used only at sigma_t > sigma_min, but they are
 treated as if observed only at noise level sigma_min: x_min = sqrt(1-s^2) x0 + s e1
 (s = sigma_min), x_t is noised further from x_min, and the regression target is built
-from x_min and x_t alone (PAPER.md §2). Its minimiser is the clean-data denoiser
+from x_min and x_t alone (the paper, §2). Its minimiser is the clean-data denoiser
 E[x0 | x_t] whenever q and p agree at sigma_min. Clean samples use the ordinary loss.
 """
 

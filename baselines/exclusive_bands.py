@@ -1,4 +1,4 @@
-"""The two exclusive-band ablations of the paper (PAPER.md §2).
+"""The two exclusive-band ablations of the paper (§2).
 
 (a) ``ambient_exclusive``: corrupt only above sigma_min, clean only at or below it.
 (b) ``locality_exclusive``: corrupt only at or below sigma_max, clean only above it.

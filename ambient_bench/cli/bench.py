@@ -31,7 +31,7 @@ from ..jobs.provenance import machine
 from ..policy.baseline import make_baseline
 from ..policy.policy import DiffusionPolicy
 from ..policy.sampler import NoiseBandSampler
-from ..policy.trainer import build_policy
+from ..policy.trainer import build_policy, train_step, training_loss
 from ..registry import SUITE_BENCHES, TASKS
 from ..seeds import split_seeds
 from ..task import Episode
@@ -82,23 +82,12 @@ def bench_train(repeats: int) -> dict[str, float]:
         opt = torch.optim.AdamW(policy.net.parameters(), lr=1e-4)
         gen = torch.Generator().manual_seed(0)
 
-        def step():
-            batch = sampler.sample(batch_size, gen)
-            x_t, target = baseline.training_pair(policy.schedule, batch.action, batch.t, batch.sigma_min,
-                                                 batch.is_corrupt, gen)
-            loss = torch.nn.functional.mse_loss(policy(x_t, batch.t, batch.obs), target)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
-        step_times[name] = median_time(step, repeats)
+        step_times[name] = median_time(lambda: train_step(policy, baseline, sampler, opt, batch_size, gen), repeats)
         if name == "clean_only":
             pipeline = median_time(lambda: sampler.sample(batch_size, gen), repeats * 5)
             batch = sampler.sample(batch_size, gen)
             with FlopCounterMode(display=False) as counter:
-                x_t, target = baseline.training_pair(policy.schedule, batch.action, batch.t, batch.sigma_min,
-                                                     batch.is_corrupt, gen)
-                torch.nn.functional.mse_loss(policy(x_t, batch.t, batch.obs), target).backward()
+                training_loss(policy, baseline, batch, gen).backward()
             flops = counter.get_total_flops()
     clean = step_times["clean_only"]
     out["train.step_ms"] = clean * 1e3

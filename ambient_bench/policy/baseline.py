@@ -1,6 +1,6 @@
 """What a baseline is: a data-usage rule for the one trainer.
 
-A baseline answers three questions (DESIGN.md §3):
+A baseline answers three questions:
   (a) which datasets, with what mixture weight          -> ``dataset_weight``
   (b) at which noise levels each sample is admissible   -> ``band``
   (c) what the network regresses on (optional)          -> ``training_pair``

@@ -25,7 +25,7 @@ from ..data import Dataset, atomic_write_bytes
 from .baseline import Baseline
 from .normalizer import Normalizer
 from .policy import EMA, CheckpointError, DiffusionPolicy, checkpoint_header, load_checkpoint, save_checkpoint
-from .sampler import NoiseBandSampler
+from .sampler import Batch, NoiseBandSampler
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,25 @@ def build_policy(datasets: dict[str, Dataset], baseline: Baseline, config: Polic
     normalizer = Normalizer.fit([d.obs for d in used], [d.action for d in used])
     first = used[0]
     return DiffusionPolicy(config, first.obs.shape[1], first.action.shape[1], normalizer)
+
+
+def training_loss(policy: DiffusionPolicy, baseline: Baseline, batch: Batch, generator: torch.Generator) -> torch.Tensor:
+    """The denoising loss of one batch: the baseline picks the regression pair (x_t, target)."""
+    x_t, target = baseline.training_pair(policy.schedule, batch.action, batch.t, batch.sigma_min, batch.is_corrupt,
+                                         generator)
+    return torch.nn.functional.mse_loss(policy(x_t, batch.t, batch.obs), target)
+
+
+def train_step(policy: DiffusionPolicy, baseline: Baseline, sampler: NoiseBandSampler, optimizer: torch.optim.Optimizer,
+               batch_size: int, generator: torch.Generator, grad_clip: float = 0.0) -> torch.Tensor:
+    """One optimiser step on a fresh batch (gradients clipped to ``grad_clip`` when > 0); returns the loss."""
+    loss = training_loss(policy, baseline, sampler.sample(batch_size, generator), generator)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(policy.net.parameters(), grad_clip)
+    optimizer.step()
+    return loss
 
 
 def train(
@@ -92,16 +111,7 @@ def train(
     while step < cfg.steps:
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr * lr_factor(step, cfg.warmup_steps, cfg.steps)
-        batch = sampler.sample(cfg.batch_size, generator)
-        x_t, target = baseline.training_pair(
-            policy.schedule, batch.action, batch.t, batch.sigma_min, batch.is_corrupt, generator
-        )
-        loss = torch.nn.functional.mse_loss(policy(x_t, batch.t, batch.obs), target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(policy.net.parameters(), cfg.grad_clip)
-        optimizer.step()
+        loss = train_step(policy, baseline, sampler, optimizer, cfg.batch_size, generator, cfg.grad_clip)
         ema.update(policy.net, step)
         step += 1
         window_loss += loss.item()

@@ -1,4 +1,5 @@
-"""Name -> object registries for baselines, data generators, evaluation tasks and suite benchmarks.
+"""Name -> object registries for baselines, data generators, evaluation tasks, suite figures and
+suite benchmarks.
 
 Suites and baselines register themselves on import; external packages add
 baselines through the ``ambient_bench.baselines`` entry-point group.
@@ -50,6 +51,11 @@ class Registry(Generic[T]):
             )
         return self._items[name]
 
+    def find(self, name: str) -> T | None:
+        """The object registered as ``name``, or None (for optional entries)."""
+        load_builtins()
+        return self._items.get(name)
+
     def names(self) -> list[str]:
         load_builtins()
         return sorted(self._items)
@@ -75,5 +81,7 @@ def load_builtins() -> None:
 BASELINES: Registry = Registry("baseline", "ambient_bench.baselines")
 GENERATORS: Registry = Registry("generator")
 TASKS: Registry = Registry("task")
+# Task name -> its ``task.SuiteFigures`` subclass (optional: a suite without one gets no suite figures).
+FIGURES: Registry = Registry("suite figures")
 # Suite speed figures for ``python -m ambient_bench.bench``: name -> fn(quick) -> {"<suite>.<figure>": value}.
 SUITE_BENCHES: Registry = Registry("suite bench")

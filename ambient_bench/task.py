@@ -1,14 +1,16 @@
-"""The contracts between suites and the core: generated episodes and batched evaluation tasks.
+"""The contracts between suites and the core: generated episodes, batched evaluation tasks, figures.
 
 A suite contributes (1) generators, registered in ``GENERATORS``, that turn seeds into
-validated episodes, and (2) a batched task, registered in ``TASKS``, that the one
-evaluator steps with a policy. Nothing in the core knows a suite by name.
+validated episodes, (2) a batched task, registered in ``TASKS``, that the one evaluator
+steps with a policy, and optionally (3) figures for the report, a ``SuiteFigures``
+registered in ``FIGURES`` under the task's name. Nothing in the core knows a suite by name.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
@@ -112,3 +114,24 @@ class BatchedTask(Protocol):
     def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
         """Suite metrics over records, e.g. success_rate, its 95 % interval, accel_sq_mean.
         ``aggregate([])`` returns every metric name (the config is validated against them)."""
+
+
+class SuiteFigures:
+    """The report's per-suite figures. Every hook is optional: the defaults draw nothing and
+    return False; a suite overrides the ones it has and registers the class with
+    ``@FIGURES.register("<task name>")``. A hook writes one PNG at ``path`` (atomically)
+    and returns True; the report calls all three on every run and never runs a policy."""
+
+    def render_scene(self, task_params: dict[str, Any], path: Path, seed: int) -> bool:
+        """scene.png: the scene of test episode ``seed`` (False where it cannot render, e.g. no GL)."""
+        return False
+
+    def plot_datasets(self, datasets: dict[str, Any], task_params: dict[str, Any], path: Path) -> bool:
+        """datasets.png: a few demonstrations of each of the suite's datasets (by name)."""
+        return False
+
+    def plot_rollouts(self, records_by_label: dict[str, list[dict[str, Any]]], task_params: dict[str, Any],
+                      path: Path) -> bool:
+        """rollouts.png: each selected policy's test episodes, from the records its evaluation
+        stored (``BatchedTask.records``: store what this figure needs there)."""
+        return False

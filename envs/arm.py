@@ -28,8 +28,8 @@ import gymnasium
 import numpy as np
 
 from ambient_bench.metrics import planning_summary
-from ambient_bench.registry import TASKS
-from ambient_bench.task import Episode, GeneratorOutput, first_valid_attempt
+from ambient_bench.registry import FIGURES, TASKS
+from ambient_bench.task import Episode, GeneratorOutput, SuiteFigures, first_valid_attempt
 
 log = logging.getLogger(__name__)
 
@@ -529,9 +529,13 @@ class ArmTask:
             "tool_goal_error_m_mean": float(np.mean([r["tool_goal_error_m"] for r in records])) if n else float("nan"),
         }
 
-    @staticmethod
-    def plot_rollouts(records_by_label: dict[str, list[dict[str, Any]]], task_params: dict[str, Any],
-                      path: str | Path) -> Path:
+
+@FIGURES.register("arm")
+class ArmFigures(SuiteFigures):
+    """The arm's report figures: tool-point paths (top and side views) and the robot in the scene."""
+
+    def plot_rollouts(self, records_by_label: dict[str, list[dict[str, Any]]], task_params: dict[str, Any],
+                      path: str | Path) -> bool:
         """One column per policy: the stored tool-point paths of its test plans, by outcome."""
         panels = {}
         for label, records in records_by_label.items():
@@ -540,11 +544,11 @@ class ArmTask:
             groups = {outcome: [np.asarray(r["tool_path"]) for r in stored if r["success"] == (outcome == "success")]
                       for outcome in ("success", "failure")}
             panels[f"{label} ({rate:.1f} % success)"] = {k: v for k, v in groups.items() if v}
-        return plot_views(panels, path)
+        plot_views(panels, path)
+        return True
 
-    @staticmethod
-    def plot_datasets(datasets: dict[str, Any], task_params: dict[str, Any], path: str | Path,
-                      n_per_dataset: int = 8) -> Path:
+    def plot_datasets(self, datasets: dict[str, Any], task_params: dict[str, Any], path: str | Path,
+                      n_per_dataset: int = 8) -> bool:
         """Tool-point paths of the first few plans of each dataset (smooth trajopt vs jagged RRT)."""
         scene = arm_scene()
         panels = {}
@@ -553,11 +557,13 @@ class ArmTask:
             accel = np.mean([average_squared_acceleration(q) for q in plans]) if plans else float("nan")
             panels[f"{name} ({ds.n_episodes} plans; shown: acc² {accel:.1f})"] = {
                 name: [scene.tool_points(q) for q in plans]}
-        return plot_views(panels, path)
+        plot_views(panels, path)
+        return True
 
-    def render_scene(self, path: str | Path, seed: int) -> bool:
+    def render_scene(self, task_params: dict[str, Any], path: str | Path, seed: int) -> bool:
         """A 3-D drawing of the scene with the robot at the start and goal of problem ``seed``."""
-        render_robot(self.scene, problem_from_rng(self.scene, np.random.default_rng(int(seed)), self.slots), path)
+        task = ArmTask(**task_params)
+        render_robot(task.scene, problem_from_rng(task.scene, np.random.default_rng(int(seed)), task.slots), path)
         return True
 
 

@@ -30,7 +30,8 @@ import gymnasium
 import numpy as np
 
 from ambient_bench.metrics import wilson_interval
-from ambient_bench.registry import TASKS
+from ambient_bench.registry import FIGURES, TASKS
+from ambient_bench.task import SuiteFigures
 
 log = logging.getLogger(__name__)
 
@@ -455,10 +456,6 @@ class BinSortTask:
         self._done = np.zeros(0, dtype=bool)
         self._records: list[dict[str, Any]] = []
 
-    def render_scene(self, path: str | Path, seed: int) -> bool:
-        """A rendered first frame of episode ``seed`` for the report (False if no GL)."""
-        return render_frame(path, seed, self.n_blocks)
-
     def reset(self, seeds: np.ndarray) -> np.ndarray:
         self._seeds = np.asarray(seeds, dtype=np.int64)
         if self._sim is None or self._sim.n_episodes != len(self._seeds):
@@ -520,6 +517,15 @@ class BinSortTask:
             n_blocks_total=float(n_blocks),
         )
         return out
+
+
+@FIGURES.register("binsort")
+class BinSortFigures(SuiteFigures):
+    """The bin-sorting report figure: a rendered frame of the scene (MuJoCo, needs GL)."""
+
+    def render_scene(self, task_params: dict[str, Any], path: str | Path, seed: int) -> bool:
+        """A rendered first frame of episode ``seed`` (False if no GL)."""
+        return render_frame(path, seed, BinSortTask(**task_params).n_blocks)
 
 
 # --------------------------------------------------------------------------------------

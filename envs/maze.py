@@ -24,8 +24,8 @@ import numpy as np
 
 from ambient_bench.envs.maze_layout import DEFAULT_LAYOUT, Layout, load_layout
 from ambient_bench.metrics import planning_summary
-from ambient_bench.registry import TASKS
-from ambient_bench.task import Episode, first_valid_attempt
+from ambient_bench.registry import FIGURES, TASKS
+from ambient_bench.task import Episode, SuiteFigures, first_valid_attempt
 
 log = logging.getLogger(__name__)
 
@@ -384,9 +384,18 @@ class MazeTask:
             records.append(record)
         return records
 
-    @staticmethod
-    def plot_rollouts(records_by_label: dict[str, list[dict[str, Any]]], task_params: dict[str, Any],
-                      path: str | Path) -> Path:
+    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
+        """``metrics.planning_summary``: success rate (Wilson 95 % interval), collision rate,
+        mean / std of the average squared acceleration over successful rollouts."""
+        return planning_summary(records)
+
+
+@FIGURES.register("maze")
+class MazeFigures(SuiteFigures):
+    """The maze's report figures: stored rollouts and demonstrations drawn on the layout."""
+
+    def plot_rollouts(self, records_by_label: dict[str, list[dict[str, Any]]], task_params: dict[str, Any],
+                      path: str | Path) -> bool:
         """One panel per policy: its stored rollouts from the same test starts, coloured by outcome."""
         layout = load_layout(task_params.get("layout", DEFAULT_LAYOUT))
         panels = {}
@@ -395,11 +404,11 @@ class MazeTask:
             counts = {o: sum(r["outcome"] == o for r in records) for o in OUTCOME_COLOURS}
             title = f"{label}\n" + ", ".join(f"{o} {100 * n / max(len(records), 1):.1f} %" for o, n in counts.items())
             panels[title] = [(np.asarray(r["positions"]), r["outcome"], np.asarray(r["goal"])) for r in stored]
-        return plot_outcome_panels(layout, panels, path)
+        plot_outcome_panels(layout, panels, path)
+        return True
 
-    @staticmethod
-    def plot_datasets(datasets: dict[str, Any], task_params: dict[str, Any], path: str | Path,
-                      n_per_dataset: int = 8) -> Path:
+    def plot_datasets(self, datasets: dict[str, Any], task_params: dict[str, Any], path: str | Path,
+                      n_per_dataset: int = 8) -> bool:
         """The first few demonstrations of each dataset side by side (smooth GCS vs jagged RRT)."""
         layout = load_layout(task_params.get("layout", DEFAULT_LAYOUT))
         panels = {}
@@ -408,12 +417,8 @@ class MazeTask:
             accel = np.mean([average_squared_acceleration(p, DT_S) for p in trajectories]) if trajectories else float("nan")
             title = f"{name}: {ds.meta.get('generator', '')} ({ds.n_episodes} plans; shown: acc² {accel:.1f} m²/s⁴)"
             panels[title] = {name: trajectories}
-        return plot_panels(layout, panels, path)
-
-    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
-        """``metrics.planning_summary``: success rate (Wilson 95 % interval), collision rate,
-        mean / std of the average squared acceleration over successful rollouts."""
-        return planning_summary(records)
+        plot_panels(layout, panels, path)
+        return True
 
 
 # --------------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ import pandas as pd
 
 from ..data import atomic_write_bytes, load_dataset
 from ..jobs.plan import Plan, RunSpec, eval_path
-from ..registry import TASKS
+from ..registry import FIGURES
 from ..seeds import split_seeds
+from ..task import SuiteFigures
 from .spectrum import plot_spectrum as draw_spectrum
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,15 @@ def save_figure(fig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def suite_figures(plan: Plan) -> SuiteFigures:
+    """The figures the suite registered for its task (``SuiteFigures``: none drawn if it registered none)."""
+    figures = FIGURES.find(plan.suite.task)
+    return figures() if figures is not None else SuiteFigures()
+
+
 def render_scene(plan: Plan, path: Path) -> None:
-    """A rendered frame of the first test episode, if the task can render (needs GL)."""
-    task = TASKS.get(plan.suite.task)(**plan.suite.task_params)
-    if hasattr(task, "render_scene"):
-        task.render_scene(path, int(split_seeds("test", 1)[0]))
+    """The scene of the first test episode."""
+    suite_figures(plan).render_scene(plan.suite.task_params, path, int(split_seeds("test", 1)[0]))
 
 
 def load_suite_datasets(plan: Plan) -> dict[str, Any]:
@@ -94,10 +99,8 @@ def load_suite_datasets(plan: Plan) -> dict[str, Any]:
 
 
 def plot_datasets(plan: Plan, datasets: dict[str, Any], path: Path) -> None:
-    """A few demonstrations of each dataset, if the task draws them."""
-    task_cls = TASKS.get(plan.suite.task)
-    if hasattr(task_cls, "plot_datasets"):
-        task_cls.plot_datasets(datasets, plan.suite.task_params, path)
+    """A few demonstrations of each dataset."""
+    suite_figures(plan).plot_datasets(datasets, plan.suite.task_params, path)
 
 
 def plot_spectrum(plan: Plan, datasets: dict[str, Any], selection: dict[str, dict[str, Any]],
@@ -111,12 +114,10 @@ def plot_spectrum(plan: Plan, datasets: dict[str, Any], selection: dict[str, dic
 
 
 def plot_rollouts(plan: Plan, selection: dict[str, dict[str, Any]], path: Path) -> None:
-    """Stored test rollouts of each selected policy (training seed 0), if the task draws them:
-    read from the evaluation records, so the report never runs a policy."""
-    task_cls = TASKS.get(plan.suite.task)
-    if not hasattr(task_cls, "plot_rollouts"):
-        return
-    records = {entry: json.loads(eval_path(plan.run_dir(RunSpec(entry, tuple(sorted(params.items())), 0)), "test").read_text())["records"]
+    """Stored test rollouts of each selected policy (training seed 0), read from its evaluation
+    records, so the report never runs a policy."""
+    records = {entry: json.loads(eval_path(plan.run_dir(RunSpec(entry, tuple(sorted(params.items())), 0)),
+                                           "test").read_text())["records"]
                for entry, params in selection.items()
                if entry in plan.suite.baselines}  # not a plug-in entry of an earlier run that this suite lacks
-    task_cls.plot_rollouts(records, plan.suite.task_params, path)
+    suite_figures(plan).plot_rollouts(records, plan.suite.task_params, path)

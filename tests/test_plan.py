@@ -88,3 +88,14 @@ def test_evaluation_seeds_and_paths(plan):
         plan.eval_seeds("train")
     run_dir = plan.run_dir(plan.sweep_runs()[0])
     assert eval_path(run_dir, "test") == run_dir / "eval-test.json"
+
+
+def test_a_suite_package_is_keyed_as_a_whole():
+    """Constants imported from one module of a suite package carry no module name, so every
+    module of the package counts for the dataset key; a top-level suite module counts alone."""
+    import ambient_bench.envs.binsort  # noqa: F401
+    from ambient_bench.jobs.provenance import suite_modules
+
+    package = suite_modules("ambient_bench.envs.binsort.rules")
+    assert {"ambient_bench.envs.binsort.scene", "ambient_bench.envs.binsort.sim", "ambient_bench.envs.binsort"} <= set(package)
+    assert suite_modules("ambient_bench.envs.maze_layout") == ["ambient_bench.envs.maze_layout"]

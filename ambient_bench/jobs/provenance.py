@@ -47,11 +47,30 @@ def suite_code_version(module_name: str) -> str:
     for value in vars(module).values():
         name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
         if isinstance(name, str) and name.startswith(SUITE_PACKAGES):
-            names.add(name)
+            names.update(suite_modules(name))
     digest = hashlib.sha256()
     for name in sorted(names):
-        digest.update(name.encode() + b"\0" + Path(sys.modules[name].__file__).read_bytes())
+        digest.update(name.encode() + b"\0" + module_path(name).read_bytes())
     return digest.hexdigest()[:16]
+
+
+def suite_modules(name: str) -> list[str]:
+    """A module of a suite package (e.g. ``ambient_bench.envs.maze.geometry``) stands for every
+    module of that package, since names imported from one (constants too) may come from any;
+    a top-level suite module stands for itself."""
+    package = name if hasattr(sys.modules[name], "__path__") else name.rpartition(".")[0]
+    if package in SUITE_PACKAGES:
+        return [name]
+    directory = Path(sys.modules[package].__file__).parent
+    return [f"{package}.{p.stem}" if p.stem != "__init__" else package for p in sorted(directory.glob("*.py"))]
+
+
+def module_path(name: str) -> Path:
+    module = sys.modules.get(name)
+    if module is not None:
+        return Path(module.__file__)
+    package, _, stem = name.rpartition(".")
+    return Path(sys.modules[package].__file__).parent / f"{stem}.py"
 
 
 def machine() -> str:

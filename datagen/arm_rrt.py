@@ -1,4 +1,4 @@
-"""Corrupt arm data: raw OMPL RRTConnect plans in the 7-D joint box (ARM.md, PAPER.md §7.2).
+"""Corrupt arm data: raw OMPL RRTConnect plans in the 7-D joint box (the paper's §7.2).
 
 Valid but jerky: each unsimplified path (range ``range_rad``, motions checked every
 ``EDGE_STEP_RAD`` with the suite's collision checker) is resampled at constant

@@ -1,4 +1,4 @@
-"""Clean arm data: smooth Drake ``KinematicTrajectoryOptimization`` plans (ARM.md, PAPER.md §7.2).
+"""Clean arm data: smooth Drake ``KinematicTrajectoryOptimization`` plans (the paper's §7.2).
 
 Per seed: a B-spline (12 control points, order 4) from start to goal with duration and
 path-length costs, position and velocity bounds, zero end velocities and a minimum

@@ -11,7 +11,7 @@ import pytest
 PLUGIN = textwrap.dedent('''
     from dataclasses import dataclass
 
-    from ambient_bench.baseline import EVERY_LEVEL, Band, Baseline, check_sigma, register_baseline
+    from ambient_bench.policy.baseline import EVERY_LEVEL, Band, Baseline, check_sigma, register_baseline
 
 
     @register_baseline("middle_band")

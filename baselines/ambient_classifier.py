@@ -20,6 +20,7 @@ from ambient_bench.policy.baseline import EVERY_LEVEL, Band, Baseline, register_
 class AmbientClassifier(Baseline):
     granularity: str = "dataset"
     requires_annotation: ClassVar[str | None] = "classifier"
+    replaces_sweep_of: ClassVar[str | None] = "ambient"
 
     def __post_init__(self):
         if self.granularity not in GRANULARITIES:

@@ -53,6 +53,8 @@ class Baseline:
     name: ClassVar[str] = ""
     # Which annotation (written by the `annotate` stage) a baseline needs, if any.
     requires_annotation: ClassVar[str | None] = None
+    # The baseline whose swept hyper-parameter this one chooses instead (the report sets the two side by side).
+    replaces_sweep_of: ClassVar[str | None] = None
 
     def band(self, source: str, dataset: Dataset) -> Band | None:
         """Noise band where ``dataset``'s samples are admissible; None leaves it out."""

@@ -18,6 +18,7 @@ import pandas as pd
 from ..config.sections import ConfigError
 from ..config.typed import to_dict
 from ..jobs.plan import Plan, RunSpec
+from ..registry import BASELINES
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +177,9 @@ def classifier_lines(plan: Plan, summary: pd.DataFrame) -> list[str]:
             f"{g['bucket']['sigma_min_mean']:.3f}; per datapoint median {g['datapoint']['sigma_min_median']:.3f} "
             f"({g['datapoint']['n_never_crossed']} samples never crossed)"
         )
+    swept = {BASELINES.get(plan.baseline_name(e)).replaces_sweep_of for e in plan.suite.baselines}
     for entry in report_entries(plan, summary):
-        if entry not in plan.suite.baselines or plan.baseline_name(entry) != "ambient":
+        if entry not in plan.suite.baselines or plan.baseline_name(entry) not in swept:
             continue
         picked = summary[(summary.baseline == entry) & summary.selected & (summary.split == "test")]
         if not picked.empty:

@@ -177,7 +177,8 @@ def classifier_lines(plan: Plan, summary: pd.DataFrame) -> list[str]:
             f"{g['bucket']['sigma_min_mean']:.3f}; per datapoint median {g['datapoint']['sigma_min_median']:.3f} "
             f"({g['datapoint']['n_never_crossed']} samples never crossed)"
         )
-    swept = {BASELINES.get(plan.baseline_name(e)).replaces_sweep_of for e in plan.suite.baselines}
+    baselines = [BASELINES.find(plan.baseline_name(e)) for e in plan.suite.baselines]
+    swept = {b.replaces_sweep_of for b in baselines if b is not None}
     for entry in report_entries(plan, summary):
         if entry not in plan.suite.baselines or plan.baseline_name(entry) not in swept:
             continue

@@ -1,4 +1,4 @@
-"""Clean maze data: smooth, near time-optimal Drake GCS plans (PAPER.md §3.1).
+"""Clean maze data: smooth, near time-optimal Drake GCS plans (the paper's §3.1).
 
 Per seed: the env's start/goal, ``GcsTrajectoryOptimization`` over a convex cover of
 the free space (``Layout.free_boxes``, ``margin_m`` from the walls: the authors' 0.1 m

@@ -134,16 +134,16 @@ def bench_ray(quick: bool) -> dict[str, float]:
     return bench_ray_executor(quick)
 
 
-def areas() -> dict[str, Callable]:
+def bench_areas() -> dict[str, Callable]:
     """The training loop, every registered suite's figures, the Ray executor."""
     return {"train": bench_train, **{name: SUITE_BENCHES.get(name) for name in SUITE_BENCHES.names()},
             "ray": bench_ray}
 
 
 def main(argv: list[str] | None = None) -> int:
-    AREAS = areas()
+    all_areas = bench_areas()
     p = argparse.ArgumentParser(prog="python -m ambient_bench.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--areas", default=",".join(AREAS), help=f"comma-separated subset of {', '.join(AREAS)}")
+    p.add_argument("--areas", default=",".join(all_areas), help=f"comma-separated subset of {', '.join(all_areas)}")
     p.add_argument("--repeats", type=int, default=7, help="timed repetitions per figure (median reported)")
     p.add_argument("--quick", action="store_true", help="fewer plans in the datagen figures")
     p.add_argument("--json", type=Path, help="also write the figures as a flat JSON object")
@@ -151,15 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("drake").setLevel(logging.WARNING)
     areas = [a for a in args.areas.split(",") if a]
-    unknown = [a for a in areas if a not in AREAS]
+    unknown = [a for a in areas if a not in all_areas]
     if unknown or args.repeats < 1:
-        print(f"error: unknown area {unknown[0] if unknown else ''}; valid: {', '.join(AREAS)} "
+        print(f"error: unknown area {unknown[0] if unknown else ''}; valid: {', '.join(all_areas)} "
               "(and --repeats >= 1)", file=sys.stderr)
         return 2
     figures: dict[str, float | str] = {"machine": machine()}
     for area in areas:
         log.info("measuring %s ...", area)
-        result = AREAS[area](args.repeats) if area == "train" else AREAS[area](args.quick)
+        result = all_areas[area](args.repeats) if area == "train" else all_areas[area](args.quick)
         figures.update(result)
     width = max(len(k) for k in figures)
     for key, value in figures.items():

@@ -1,2 +1,1 @@
-"""Command lines: run (the pipeline), bench (speed figures), compare (a run beside the reference).
-"""
+"""Command lines: run (the pipeline), bench (speed figures), compare (a run beside the reference)."""

@@ -1,2 +1,1 @@
-"""Configuration: typed suite sections, YAML suite files with presets and overrides.
-"""
+"""Configuration: typed suite sections, YAML suite files with presets and overrides."""

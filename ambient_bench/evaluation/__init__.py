@@ -1,2 +1,1 @@
-"""Evaluation: the one evaluator, which steps a suite's batched task with a policy.
-"""
+"""Evaluation: the one evaluator, which steps a suite's batched task with a policy."""

@@ -1,2 +1,1 @@
-"""The last stage: tables (summary.csv, table.md) and figures from the run's stored outputs.
-"""
+"""The last stage: tables (summary.csv, table.md) and figures from the run's stored outputs."""

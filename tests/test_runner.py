@@ -225,6 +225,17 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _gone_within(pids: list[int], timeout_s: float) -> bool:
+    """Whether every process in ``pids`` has ended (or is a zombie) within ``timeout_s``: the
+    run's children (the fork server, workers) finish exiting just after the run does."""
+    deadline = time.monotonic() + timeout_s
+    while any(_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def test_sigterm_stops_two_workers_cleanly_and_the_run_resumes_to_the_same_results(smoke_run, tmp_path):
     """SIGTERM mid-training with --workers 2: exit within seconds, no worker left, no temp file,
     one line saying how to resume; the resumed run's summary equals the one-worker run's."""
@@ -243,7 +254,7 @@ def test_sigterm_stops_two_workers_cleanly_and_the_run_resumes_to_the_same_resul
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith("interrupted during training runs: ") and "resume with: python -m ambient_bench.run --suite maze" in last
-    assert not any(_alive(pid) for pid in workers)
+    assert _gone_within(workers, timeout_s=10)
     assert not list(tmp_path.rglob("*.tmp"))
     subprocess.run(command, check=True, capture_output=True, timeout=600)
     resumed = pd.read_csv(tmp_path / "maze" / "smoke" / "summary.csv")

@@ -47,13 +47,12 @@ class InProcessExecutor:
 
 def _init_worker(drake_log_level: int) -> None:
     """Workers leave Ctrl-C to the parent, which stops them all, and die at once on SIGTERM.
-    A fork-server worker does not inherit the parent's logging: it takes Drake's level from
-    the parent (importing pydrake resets it to INFO, so import first, then set)."""
+    A fork-server worker does not inherit the parent's logging: it filters Drake's records
+    at the parent's level. A filter, not a level: importing pydrake (later, in a job) resets
+    the level to INFO but keeps the logger's filters, and the worker need not import it now."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    import pydrake.common  # noqa: F401
-
-    logging.getLogger("drake").setLevel(drake_log_level)
+    logging.getLogger("drake").addFilter(lambda record: record.levelno >= drake_log_level)
 
 
 def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:

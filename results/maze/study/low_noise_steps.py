@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ambient_bench.config import EvalConfig
-from ambient_bench.evaluate import evaluate
-from ambient_bench.policy import load_checkpoint, policy_from_checkpoint
+from ambient_bench.config.sections import EvalConfig
+from ambient_bench.evaluation.evaluator import evaluate
+from ambient_bench.policy.policy import load_checkpoint, policy_from_checkpoint
 from ambient_bench.registry import TASKS
 from ambient_bench.seeds import split_seeds
 

@@ -26,13 +26,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ambient_bench.config import EvalConfig, from_dict, load_suite, to_dict
+from ambient_bench.config.sections import EvalConfig
+from ambient_bench.config.suites import load_suite
+from ambient_bench.config.typed import from_dict, to_dict
 from ambient_bench.data import load_dataset
-from ambient_bench.envs.arm import (
-    N_WAYPOINTS, ArmTask, average_squared_acceleration, plan_from_episode, plan_problem, plot_views,
-)
-from ambient_bench.evaluate import evaluate
-from ambient_bench.policy import load_checkpoint, policy_from_checkpoint
+from ambient_bench.envs.arm import N_WAYPOINTS, ArmTask, average_squared_acceleration, plan_from_episode, plan_problem
+from ambient_bench.envs.arm.figures import plot_views
+from ambient_bench.evaluation.evaluator import evaluate
+from ambient_bench.policy.policy import load_checkpoint, policy_from_checkpoint
 from ambient_bench.seeds import split_seeds
 
 N_SHOWN = 4  # validation problems drawn in plans.png

@@ -112,7 +112,3 @@ class ProcessPoolJobExecutor:
 def make_executor(workers: int, progress: bool = True) -> Executor:
     return InProcessExecutor(progress) if workers <= 1 else ProcessPoolJobExecutor(workers, progress)
 
-
-# --------------------------------------------------------------------------------------
-# Data generation
-# --------------------------------------------------------------------------------------

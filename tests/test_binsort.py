@@ -20,12 +20,14 @@ from ambient_bench.envs.binsort import (
     HAND_HOME_M,
     LEFT_BIN,
     NO_BIN,
+    OUTCOMES,
     RED,
     RIGHT_BIN,
     BinSortEnv,
     BinSortSim,
     BinSortTask,
     block_bins,
+    block_outcomes,
     episode_counts,
     intended_bins,
     render_frame,
@@ -131,10 +133,76 @@ def test_batched_task_scores_demos_by_rule(demos):
     assert all(r["success"] and r["n_correct"] == 4 for r in records)
     assert agg["success_rate"] == agg["motion_rate"] == agg["logic_rate"] == agg["episode_success_rate"] == 1.0
     assert all(r["n_steps"] <= len(e.action) for r, e in zip(records, clean))  # ends once all are placed
+    assert all(r["outcomes"] == ["correct"] * 4 for r in records) and agg["outcome_correct"] == 1.0
     # The same correct motions scored under the opposite rule: all placed, all wrong.
     records, agg = _replay_in_task(clean, "red_right")
     assert agg["motion_rate"] == 1.0 and agg["logic_rate"] == 0.0 and agg["success_rate"] == 0.0
     assert agg["n_trials"] == 3 and agg["n_blocks_total"] == 12
+    assert agg["outcome_wrong_bin"] == 1.0 and sum(agg[f"outcome_{o}"] for o in OUTCOMES) == 1.0
+
+
+def test_records_replay_exactly(demos):
+    """The first episodes' records carry their executed actions; replaying them in a fresh
+    one-episode sim ends in the same state, so figures can re-render a test rollout."""
+    episodes = [demos[("red_left", s)] for s in (0, 1, 2)]
+    records, _ = _replay_in_task(episodes, "red_left")
+    assert "actions" not in records[2]
+    for record in records[:2]:
+        sim = BinSortSim(1, record["n_blocks"], record["rule"], record["task_conditioning"])
+        sim.reset([record["seed"]])
+        for action in record["actions"]:
+            sim.step(np.array(action))
+        assert len(record["actions"]) == record["n_steps"]
+        assert tuple(int(c[0]) for c in sim.counts()) == (record["n_placed"], record["n_correct"])
+        assert [OUTCOMES[o] for o in sim.outcomes()[0]] == record["outcomes"]
+
+
+def _carrying_step(demo) -> tuple[int, int]:
+    """(step, block): a step where the demo carries its first block at travel height, over the
+    table, gripper closed, and which block that is (the highest one)."""
+    hand = demo.action[:, :3]
+    closed = demo.action[:, 3] > 0
+    over_table = np.abs(hand[:, 1]) < BIN_CENTRE_Y_M - BIN_INNER_HALF_XY_M[1] - 0.05
+    k = int(np.flatnonzero(closed & over_table & (hand[:, 2] > 0.1))[0])
+    return k, int(np.argmax(demo.obs[k + 1, 6::4]))
+
+
+def test_failure_taxonomy_of_truncated_and_dropped_demos(demos):
+    """Physical failures get their names: a demo cut off while carrying (held_at_timeout), one
+    that opens its gripper over the table (dropped_in_transit), an idle hand (not_reached)."""
+    demo = demos[("red_left", 0)]
+    k, carried = _carrying_step(demo)
+    others = [i for i in range(4) if i != carried]
+    task = BinSortTask(max_steps=k + 1)
+    task.reset(np.array([demo.seed]))
+    task.step(demo.action[None, : k + 1])
+    outcomes = task.records()[0]["outcomes"]
+    assert outcomes[carried] == "held_at_timeout" and {outcomes[i] for i in others} == {"not_reached"}
+
+    dropped = demo.action.copy()
+    dropped[k:, 3] = -1.0  # let go over the table and hold still
+    dropped[k:, :3] = dropped[k, :3]
+    task = BinSortTask(max_steps=k + 30)
+    task.reset(np.array([demo.seed]))
+    task.step(dropped[None, : k + 30])
+    outcomes = task.records()[0]["outcomes"]
+    assert outcomes[carried] == "dropped_in_transit" and {outcomes[i] for i in others} == {"not_reached"}
+
+
+def test_block_outcomes_rules():
+    """One block per rule, in OUTCOMES order; the first rule that holds names the block."""
+    over_left = [0.0, BIN_CENTRE_Y_M + BIN_INNER_HALF_XY_M[1]]  # above the left bin's wall
+    over_table = [0.0, 0.0]
+    nan = [np.nan, np.nan]
+    bins = [LEFT_BIN, RIGHT_BIN, NO_BIN, NO_BIN, NO_BIN, NO_BIN, NO_BIN]
+    intended = [LEFT_BIN, LEFT_BIN, LEFT_BIN, LEFT_BIN, LEFT_BIN, LEFT_BIN, LEFT_BIN]
+    held = [True, False, True, False, True, False, False]
+    touched = [True, True, True, False, True, True, True]
+    lifted = [True, True, True, False, False, True, True]
+    release = [over_left, over_left, over_table, nan, nan, over_left, over_table]
+    names = [OUTCOMES[i] for i in block_outcomes(np.array(bins), np.array(intended), np.array(held),
+                                                 np.array(touched), np.array(lifted), np.array(release))]
+    assert names == list(OUTCOMES)
 
 
 def test_step_cap_ends_idle_episodes():
@@ -145,6 +213,7 @@ def test_step_cap_ends_idle_episodes():
     records = task.records()
     assert [r["n_steps"] for r in records] == [5, 5]
     assert task.aggregate(records)["motion_rate"] == 0.0
+    assert task.aggregate(records)["outcome_not_reached"] == 1.0
 
 
 # --------------------------------------------------------------------------------------

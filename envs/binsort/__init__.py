@@ -21,7 +21,15 @@ The env, the batched evaluation task and the scripted demonstrator all step thro
 
 from .env import BinSortEnv  # noqa: F401
 from .figures import render_frame  # noqa: F401
-from .rules import block_bins, default_max_steps, episode_counts, intended_bins, sorting_rates  # noqa: F401
+from .rules import (  # noqa: F401
+    OUTCOMES,
+    block_bins,
+    block_outcomes,
+    default_max_steps,
+    episode_counts,
+    intended_bins,
+    sorting_rates,
+)
 from .scene import (  # noqa: F401
     BIN_CENTRE_Y_M,
     BIN_INNER_HALF_XY_M,

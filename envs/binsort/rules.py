@@ -10,6 +10,7 @@ from .scene import (
     BIN_CENTRE_Y_M,
     BIN_INNER_HALF_XY_M,
     BIN_RIM_HEIGHT_M,
+    BIN_WALL_HALF_THICKNESS_M,
     BLUE,
     LEFT_BIN,
     MAX_STEPS_PER_BLOCK,
@@ -64,6 +65,29 @@ def intended_bins(colours: np.ndarray, rule: str) -> np.ndarray:
         raise ValueError(f"unknown rule {rule!r}; valid: {', '.join(RULES)}")
     sign = 1 if rule == "red_left" else -1
     return (sign * np.sign(colours)).astype(int)
+
+
+# What became of a block, in the order the rules are tried: the first that holds names it.
+OUTCOMES = ("correct", "wrong_bin", "held_at_timeout", "not_reached", "grasp_missed", "placed_outside",
+            "dropped_in_transit")
+
+
+def block_outcomes(bins: np.ndarray, intended: np.ndarray, held: np.ndarray, touched: np.ndarray,
+                   lifted: np.ndarray, release_xy_m: np.ndarray) -> np.ndarray:
+    """Index into ``OUTCOMES`` per block (any leading shape; ``release_xy_m`` (..., 2)).
+
+    correct / wrong_bin: resting in its intended / the other bin. The rest are failures:
+    held_at_timeout: still in the hand, lifted, when the episode ended;
+    not_reached: the hand never touched it;  grasp_missed: touched but never lifted;
+    placed_outside: last let go over a bin (walls included) but not resting inside it
+    (on the rim, bounced out, still moving);  dropped_in_transit: let go anywhere else.
+    """
+    bins, held, touched, lifted = (np.asarray(a) for a in (bins, held, touched, lifted))
+    offset_y = np.abs(np.abs(np.asarray(release_xy_m)[..., 1]) - BIN_CENTRE_Y_M)
+    over_bin = ((np.abs(np.asarray(release_xy_m)[..., 0]) <= BIN_INNER_HALF_XY_M[0] + 2 * BIN_WALL_HALF_THICKNESS_M)
+                & (offset_y <= BIN_INNER_HALF_XY_M[1] + 2 * BIN_WALL_HALF_THICKNESS_M))
+    rules = [bins == intended, bins != NO_BIN, held & lifted, ~touched, ~lifted, over_bin]
+    return np.select(rules, np.arange(len(rules)), default=len(rules))
 
 
 def episode_counts(bins: np.ndarray, colours: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray]:

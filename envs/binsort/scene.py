@@ -32,6 +32,7 @@ PHYSICS_DT_S = 0.01  # 0.004 gives the same demos at half the speed
 MOCAP_MOVES_PER_STEP = 5  # the mocap advances in this many increments per control step
 MAX_HAND_SPEED_M_S = 0.5
 REST_SPEED_M_S = 0.05  # a placed block is slower than this
+LIFTED_ABOVE_TABLE_M = 0.02  # a held block this far above resting on the table counts as lifted
 MAX_STEPS_PER_BLOCK = 75  # scripted demos take ≈42 steps per block, at most ≈57
 
 RULE_ONE_HOT = {"red_left": (1.0, 0.0), "red_right": (0.0, 1.0)}

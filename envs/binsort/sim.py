@@ -6,13 +6,14 @@ import os
 
 import numpy as np
 
-from .rules import block_bins, episode_counts, obs_dim, sample_blocks
+from .rules import block_bins, block_outcomes, episode_counts, intended_bins, obs_dim, sample_blocks
 from .scene import (
     BLOCK_HALF_M,
     CONTROL_DT_S,
     FINGER_OPEN_M,
     HAND_HOME_M,
     MAX_HAND_SPEED_M_S,
+    LIFTED_ABOVE_TABLE_M,
     MOCAP_MOVES_PER_STEP,
     PHYSICS_DT_S,
     RULE_ONE_HOT,
@@ -78,6 +79,10 @@ class BinSortSim:
         self.colours = np.zeros((n, n_blocks))
         self.held = np.zeros((n, n_blocks), dtype=bool)  # blocks touching the hand
         self.n_steps = np.zeros(n, dtype=int)
+        # each block's history, from every physics step, for the failure taxonomy (rules.block_outcomes)
+        self.touched = np.zeros((n, n_blocks), dtype=bool)  # the hand ever touched it
+        self.lifted = np.zeros((n, n_blocks), dtype=bool)  # ever held clear of the table
+        self.release_xy_m = np.full((n, n_blocks, 2), np.nan)  # where it was last held clear of the table
 
     def _all(self, episodes) -> np.ndarray:
         return np.arange(self.n_episodes) if episodes is None else np.asarray(episodes, dtype=int)
@@ -97,6 +102,8 @@ class BinSortSim:
         self.mocap_m[:] = HAND_HOME_M
         self.held[:] = False
         self.n_steps[:] = 0
+        self.touched[:] = self.lifted[:] = False
+        self.release_xy_m[:] = np.nan
         return self.observation()
 
     def step(self, actions: np.ndarray, episodes=None) -> np.ndarray:
@@ -124,7 +131,19 @@ class BinSortSim:
         self.held[idx] = touch[:, -1] > 0
         self.mocap_m[idx] = start + delta
         self.n_steps[idx] += 1
+        self._track_blocks(idx, state, touch > 0)
         return self.observation(idx)
+
+    def _track_blocks(self, idx: np.ndarray, states: np.ndarray, touching: np.ndarray) -> None:
+        """Update touched / lifted / release point from the physics steps of one control step
+        (states (k, nstep, nstate), touching (k, nstep, n_blocks))."""
+        positions = states[:, :, self._block_pos_cols]  # (k, nstep, n_blocks, 3)
+        held_up = touching & (positions[..., 2] > BLOCK_HALF_M + LIFTED_ABOVE_TABLE_M)
+        self.touched[idx] |= touching.any(axis=1)
+        self.lifted[idx] |= held_up.any(axis=1)
+        episode, block = np.nonzero(held_up.any(axis=1))
+        last = held_up.shape[1] - 1 - np.argmax(held_up[episode, ::-1, block], axis=1)
+        self.release_xy_m[idx[episode], block] = positions[episode, last, block, :2]
 
     def observation(self, episodes=None) -> np.ndarray:
         """(k, obs_dim) float32: hand xyz, opening, per block xyz and colour, (rule one-hot)."""
@@ -158,6 +177,12 @@ class BinSortSim:
         """(n_placed, n_correct) per episode now."""
         idx = self._all(episodes)
         return episode_counts(self.bins(idx), self.colours[idx], self.rule)
+
+    def outcomes(self, episodes=None) -> np.ndarray:
+        """(k, n_blocks) indices into ``rules.OUTCOMES``: what became of each block so far."""
+        idx = self._all(episodes)
+        return block_outcomes(self.bins(idx), intended_bins(self.colours[idx], self.rule), self.held[idx],
+                              self.touched[idx], self.lifted[idx], self.release_xy_m[idx])
 
     def mjdata(self, episode: int = 0):
         """A fresh MjData holding episode ``episode``'s state (for rendering)."""

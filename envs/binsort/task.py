@@ -9,7 +9,7 @@ import numpy as np
 from ambient_bench.metrics import wilson_interval
 from ambient_bench.registry import TASKS
 
-from .rules import default_max_steps, obs_dim, sorting_rates
+from .rules import OUTCOMES, default_max_steps, obs_dim, sorting_rates
 from .scene import RULES
 from .sim import BinSortSim
 
@@ -19,10 +19,13 @@ class BinSortTask:
     """Many bin-sorting episodes side by side in one ``BinSortSim`` (one shared MjModel).
 
     An episode ends when every block rests in a bin (right or wrong) or at the step cap;
-    its record is scored at that moment. ``threads`` (default: all cores) run the physics.
+    its record is scored at that moment: counts, each block's outcome (``rules.OUTCOMES``),
+    and for the first ``REPLAYED_EPISODES`` the executed actions, so a figure can replay
+    them exactly (``figures``). ``threads`` (default: all cores) run the physics.
     """
 
     action_dim = 4
+    REPLAYED_EPISODES = 2
 
     def __init__(self, n_blocks: int = 4, max_steps: int | None = None, task_conditioning: bool = False,
                  rule: str = "red_left", threads: int | None = None):
@@ -46,6 +49,7 @@ class BinSortTask:
         self._obs = self._sim.reset(self._seeds)
         self._done = np.zeros(len(self._seeds), dtype=bool)
         self._records = [{} for _ in self._seeds]
+        self._executed: dict[int, list[list[float]]] = {i: [] for i in range(min(self.REPLAYED_EPISODES, len(seeds)))}
         return self._obs.copy()
 
     @property
@@ -60,8 +64,10 @@ class BinSortTask:
             raise ValueError(f"got {len(chunks)} chunks for {len(active)} running episodes")
         running = np.ones(len(active), dtype=bool)  # which of the chunks are still being executed
         for k in range(chunks.shape[1]):
-            episodes = active[running]
-            self._obs[episodes] = self._sim.step(chunks[running, k], episodes)
+            episodes, actions = active[running], chunks[running, k]
+            for j in np.flatnonzero(episodes < self.REPLAYED_EPISODES):
+                self._executed[int(episodes[j])].append(actions[j].tolist())
+            self._obs[episodes] = self._sim.step(actions, episodes)
             n_placed, n_correct = self._sim.counts(episodes)
             finished = (n_placed == self.n_blocks) | (self._sim.n_steps[episodes] >= self.max_steps)
             for i, placed, correct in zip(episodes[finished], n_placed[finished], n_correct[finished]):
@@ -80,7 +86,11 @@ class BinSortTask:
             "n_correct": n_correct,
             "success": n_correct == self.n_blocks,
             "n_steps": int(self._sim.n_steps[i]),
+            "outcomes": [OUTCOMES[o] for o in self._sim.outcomes([i])[0]],
         }
+        if i in self._executed:
+            self._records[i].update(rule=self.rule, task_conditioning=self.task_conditioning,
+                                    actions=self._executed.pop(i))
 
     def records(self) -> list[dict[str, Any]]:
         if not self._done.all():
@@ -92,6 +102,9 @@ class BinSortTask:
         n_success = sum(bool(r["success"]) for r in records)
         out = sorting_rates(sum(r["n_placed"] for r in records), sum(r["n_correct"] for r in records), n_blocks)
         lo, hi = wilson_interval(n_success, len(records))
+        outcomes = [o for r in records for o in r["outcomes"]]
+        out.update({f"outcome_{name}": outcomes.count(name) / n_blocks if n_blocks else float("nan")
+                    for name in OUTCOMES})
         out.update(
             episode_success_rate=n_success / len(records) if records else 0.0,
             episode_success_rate_lo=lo,

@@ -40,6 +40,7 @@ BAD_INPUTS = [
     (["--set", "tiebreak_metric=accel"], "tiebreak_metric: unknown metric 'accel'"),
     (["--set", "report.pareto_x=acc"], "report.pareto_x: unknown metric 'acc'"),
     (["--set", "report.metrics=[success_rate, foo]"], "report.metrics[1]: unknown metric 'foo'"),
+    (["--set", "report.breakdown=[success_rate, lost]"], "report.breakdown[1]: unknown metric 'lost'"),
     (["--set", "report.pareto_sweeps=[nobody]"], "report.pareto_sweeps[0]: 'nobody' is not an entry"),
     (["--set", "report.pareto_x_better=up"], "report.pareto_x_better: must be 'higher' or 'lower'"),
     (["--set", "baselines.ambient.grid.sigma_min=[a, b]"], "baselines.ambient.sigma_min: expected a number, got 'a'"),

@@ -118,13 +118,16 @@ class BaselineSpec:
 
 @dataclass
 class ReportConfig:
-    """What the table shows and which two metrics span the Pareto plot."""
+    """What the table shows, which two metrics span the Pareto plot, and the outcome breakdown."""
 
     metrics: list[str] = field(default_factory=lambda: ["success_rate"])
     pareto_x: str = "success_rate"
     pareto_x_better: str = "higher"  # or "lower"
     pareto_y: str = "success_rate"
     pareto_sweeps: list[str] = field(default_factory=list)  # entries whose sweep is drawn as a front
+    # metrics that split the trials (or blocks) into outcomes, shares summing to 1: drawn as
+    # stacked bars (breakdown.png) and tabled under the main table, for the selected configurations
+    breakdown: list[str] = field(default_factory=list)
 
 
 @dataclass

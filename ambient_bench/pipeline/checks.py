@@ -73,6 +73,7 @@ def check_metrics(suite: SuiteConfig, metrics: list[str]) -> None:
     named = [("selection_metric", suite.selection_metric), ("report.pareto_x", suite.report.pareto_x),
              ("report.pareto_y", suite.report.pareto_y)]
     named += [(f"report.metrics[{i}]", m) for i, m in enumerate(suite.report.metrics)]
+    named += [(f"report.breakdown[{i}]", m) for i, m in enumerate(suite.report.breakdown)]
     if suite.tiebreak_metric:
         named.append(("tiebreak_metric", suite.tiebreak_metric))
     for key, value in named:

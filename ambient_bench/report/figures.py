@@ -19,6 +19,7 @@ from ..registry import FIGURES
 from ..seeds import split_seeds
 from ..task import SuiteFigures
 from .spectrum import plot_spectrum as draw_spectrum
+from .tables import breakdown_label, breakdown_means
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ def pareto_mask(x: np.ndarray, y: np.ndarray, x_lower_better: bool) -> np.ndarra
 
 
 def plot_pareto(plan: Plan, summary: pd.DataFrame, path: Path) -> None:
+    """Test means of every configuration, each sweep's front, and the paper's points (grey stars)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -64,6 +66,11 @@ def plot_pareto(plan: Plan, summary: pd.DataFrame, path: Path) -> None:
                             cfg.pareto_x_better == "lower")
     ax.scatter(points[cfg.pareto_x][all_front], points[cfg.pareto_y][all_front], s=200, facecolors="none",
                edgecolors="k", label="non-dominated")
+    paper = [(entry, values[cfg.pareto_x], values[cfg.pareto_y]) for entry, values in plan.suite.paper.items()
+             if isinstance(values.get(cfg.pareto_x), (int, float)) and isinstance(values.get(cfg.pareto_y), (int, float))]
+    for i, (entry, x, y) in enumerate(paper):
+        ax.scatter([x], [y], marker="*", s=90, color="0.5", label="paper" if i == 0 else None, zorder=1)
+        ax.annotate(f"paper: {entry}", (x, y), fontsize=6, color="0.4", xytext=(3, -8), textcoords="offset points")
     for _, row in points.iterrows():
         if row.params != "-":  # every hyper-parameter, e.g. sigma_max=0.9,sigma_min=0.2
             ax.annotate(row.params, (row[cfg.pareto_x], row[cfg.pareto_y]), fontsize=7,
@@ -74,6 +81,37 @@ def plot_pareto(plan: Plan, summary: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
+
+
+def plot_breakdown(plan: Plan, summary: pd.DataFrame, path: Path) -> bool:
+    """breakdown.png: each selected configuration's test outcomes (``report.breakdown``) as one
+    stacked bar, mean over training seeds; False (nothing drawn) when the suite names none."""
+    means = breakdown_means(plan, summary)
+    if means.empty:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = list(means.columns)
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(means) + 1.4))
+    left = np.zeros(len(means))
+    colours = plt.get_cmap("tab10").colors
+    for i, metric in enumerate(metrics):
+        values = 100 * means[metric].fillna(0).to_numpy()
+        ax.barh(means.index, values, left=left, color=colours[i % len(colours)],
+                label=breakdown_label(metric, metrics))
+        left += values
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% (test, mean over training seeds)")
+    ax.set_title(f"{plan.suite.name} / {plan.preset}: outcome breakdown of the selected configurations")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+    return True
 
 
 def save_figure(fig, path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,10 +157,40 @@ def table_markdown(plan: Plan, summary: pd.DataFrame) -> str:
         theirs = [_paper_value(paper.get(m), m in percent) for m in metrics]
         lines.append("| " + " | ".join([entry, rows.params.iloc[0], str(rows.seed.nunique()),
                                         str(int(rows.n_trials.sum()))] + ours + theirs) + " |")
+    lines += breakdown_lines(plan, summary)
     lines += classifier_lines(plan, summary)
     if suite.paper_note:
         lines += ["", suite.paper_note]
     return "\n".join(lines) + "\n"
+
+
+def breakdown_means(plan: Plan, summary: pd.DataFrame) -> pd.DataFrame:
+    """Per selected entry (rows, in the suite's order), the mean over training seeds of each
+    ``report.breakdown`` metric on test trials (columns); empty when the suite names none."""
+    metrics = plan.suite.report.breakdown
+    test = summary[(summary.split == "test") & summary.selected]
+    entries = [e for e in report_entries(plan, test) if set(metrics) <= set(test.columns)]
+    return pd.DataFrame([test[test.baseline == e][metrics].mean() for e in entries], index=entries,
+                        columns=metrics) if metrics else pd.DataFrame()
+
+
+def breakdown_label(metric: str, metrics: list[str]) -> str:
+    """A breakdown metric's name without the prefix all of them share (``outcome_not_reached`` -> ``not_reached``)."""
+    prefix = os.path.commonprefix(metrics) if len(metrics) > 1 else ""
+    return metric[len(prefix[: prefix.rfind("_") + 1]):]
+
+
+def breakdown_lines(plan: Plan, summary: pd.DataFrame) -> list[str]:
+    means = breakdown_means(plan, summary)
+    if means.empty:
+        return []
+    metrics = list(means.columns)
+    header = ["baseline"] + [breakdown_label(m, metrics) for m in metrics]
+    lines = ["", "## Outcome breakdown (test, selected configurations; % of all, mean over seeds)", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for entry, row in means.iterrows():
+        lines.append("| " + " | ".join([entry] + [UNDEFINED if pd.isna(v) else f"{100 * v:.1f}" for v in row]) + " |")
+    return lines
 
 
 def classifier_lines(plan: Plan, summary: pd.DataFrame) -> list[str]:

@@ -10,7 +10,15 @@ from ..config.typed import to_dict
 from ..data import atomic_write_bytes, atomic_write_json, dataset_sha256
 from ..jobs.plan import Plan
 from ..jobs.provenance import provenance
-from .figures import load_suite_datasets, plot_datasets, plot_pareto, plot_rollouts, plot_spectrum, render_scene
+from .figures import (
+    load_suite_datasets,
+    plot_breakdown,
+    plot_datasets,
+    plot_pareto,
+    plot_rollouts,
+    plot_spectrum,
+    render_scene,
+)
 from .tables import merge_previous, summary_frame, table_markdown
 
 log = logging.getLogger(__name__)
@@ -25,6 +33,7 @@ def write_report(plan: Plan, validation, test, chosen) -> None:
     atomic_write_bytes(root / "summary.csv", summary.to_csv(index=False, na_rep="NaN").encode())
     atomic_write_bytes(root / "table.md", table_markdown(plan, summary).encode())
     plot_pareto(plan, summary, root / "pareto.png")
+    plot_breakdown(plan, summary, root / "breakdown.png")
     plot_rollouts(plan, selection, root / "rollouts.png")
     datasets = load_suite_datasets(plan)
     plot_datasets(plan, datasets, root / "datasets.png")

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -161,7 +162,17 @@ def test_binsort_smoke_through_the_same_runner(tmp_path):
     assert {"logic_rate", "motion_rate", "success_rate"} <= set(summary.columns)
     datasets = sorted(p.name.split("-")[0] for p in (runner.root / "data").iterdir())
     assert datasets == ["clean", "clean", "corrupt", "corrupt"]  # plain and task-conditioned variants
-    assert (runner.root / "pareto.png").exists() and (runner.root / "table.md").exists()
+    assert (runner.root / "pareto.png").exists() and (runner.root / "breakdown.png").exists()
+    # the outcome breakdown: every block of a test episode has exactly one outcome
+    test = summary[summary.split == "test"]
+    outcomes = [c for c in summary.columns if c.startswith("outcome_")]
+    assert len(outcomes) == 7 and np.allclose(test[outcomes].sum(axis=1), 1.0)
+    table = (runner.root / "table.md").read_text()
+    assert "## Outcome breakdown" in table and "| baseline | correct | wrong_bin | held_at_timeout |" in table
+    records = json.loads(next((runner.root / "runs").glob("clean_only-s0-*/eval-test.json")).read_text())["records"]
+    assert "actions" in records[0] and all(len(r["outcomes"]) == r["n_blocks"] for r in records)
+    # the rollout frames replay those actions; they are drawn wherever the scene can be rendered (GL)
+    assert (runner.root / "rollouts.png").exists() == (runner.root / "scene.png").exists()
 
 
 def test_subset_run_merges_into_the_report(smoke_run):

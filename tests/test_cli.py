@@ -20,6 +20,7 @@ BAD_INPUTS = [
     (["--stage", "bogus"], "invalid choice: 'bogus'"),
     (["--workers", "0"], "--workers: 0 must be >= 1"),
     (["--threads", "two"], "--threads: 'two' is not an integer"),
+    (["--device", "gpu"], "--device: 'gpu' is not cpu, cuda or cuda:N"),
     (["--set", "train.stepz=3"], "unknown key train.stepz; valid keys here: batch_size"),
     (["--set", "train.lr=fast"], "train.lr: expected a number, got 'fast'"),
     (["--set", "train.steps=1.5"], "train.steps: expected an integer, got 1.5"),
@@ -82,6 +83,13 @@ def test_yaml_syntax_error_and_non_mapping_suite_files(tmp_path, capsys):
     assert "broken.yaml: not valid YAML (" in lines[0] and "line 2" in lines[0]
     assert "listed.yaml: a suite file must be a mapping" in lines[1]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a CUDA device")
+def test_cuda_without_a_gpu_is_bad_input(tmp_path, capsys):
+    assert main([*SMOKE, "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "sees no CUDA device here; use --device cpu" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_verbose_adds_the_traceback(tmp_path, capsys):

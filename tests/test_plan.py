@@ -60,6 +60,9 @@ def test_run_keys(tmp_path):
     assert plan.run_dir(run).name.startswith("ambient-sigma_min=0.2-s0-")
     assert plan.run_dir(run) != plan.run_dir(RunSpec("ambient", (("sigma_min", 0.2),), 1))
     assert plan.run_dir(run) != Plan(suite, "smoke", tmp_path, torch_threads=2).run_dir(run)
+    # a GPU run gets its own key; the CPU key is the one runs had before devices were an option
+    assert plan.run_dir(run) != Plan(suite, "smoke", tmp_path, device="cuda").run_dir(run)
+    assert plan.run_dir(run) == Plan(suite, "smoke", tmp_path, device="cpu").run_dir(run)
     # Only runs that read the classifier's annotation depend on its config.
     other = Plan(load_suite("maze", "smoke", ["classifier.steps=21"]), "smoke", tmp_path)
     classified = RunSpec("ambient_classifier", (("granularity", "dataset"),), 0)

@@ -86,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
                    "(default: start a local Ray instance of --workers CPUs)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads per job (default: 1; part of every run's key, since it can change results)")
+    p.add_argument("--device", default="cpu",
+                   help="where policies train and run: cpu, cuda or cuda:N (default: cpu; a non-CPU device is "
+                        "part of every run's key); batches, noise and simulation stay on the CPU")
     p.add_argument("--stage", default="all", choices=STAGES,
                    help="run the pipeline up to and including this stage (default: all)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -147,6 +150,20 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signal.SIGPIPE  # what a shell reports for a writer its reader left
 
 
+def check_device(device: str) -> str | None:
+    """Why ``device`` cannot run policies here (None if it can): a typo or a missing GPU."""
+    if device == "cpu":
+        return None
+    kind, _, index = device.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        return f"--device: {device!r} is not cpu, cuda or cuda:N"
+    if not torch.cuda.is_available():
+        return f"--device {device}: torch {torch.__version__} sees no CUDA device here; use --device cpu"
+    if index and int(index) >= torch.cuda.device_count():
+        return f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+    return None
+
+
 def fail(message: str, verbose: bool) -> int:
     if verbose and sys.exc_info()[0] is not None:
         traceback.print_exc()
@@ -160,13 +177,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     if not args.suite:
         return fail("--suite is required; valid suites: " + ", ".join(suite_names()), args.verbose)
+    device_error = check_device(args.device)
+    if device_error:
+        return fail(device_error, args.verbose)
     torch.set_num_threads(args.threads)
     overrides = list(args.overrides) + ([f"final_seeds={args.seeds}"] if args.seeds else [])
     try:
         suite = load_suite(args.suite, args.preset, overrides)
         entries = args.baselines.split(",") if args.baselines else None
         runner = Runner(suite, args.preset, args.out.resolve(), args.workers, entries,
-                        progress=not args.no_progress, torch_threads=args.threads)
+                        progress=not args.no_progress, torch_threads=args.threads, device=args.device)
         runner.executor = make_job_executor(args, suite)  # after validation: Ray takes seconds to start
     except (ConfigError, UnknownNameError, ConnectionError) as err:
         return fail(str(err), args.verbose)

@@ -81,6 +81,7 @@ class TrainJob:
     config: dict[str, Any] = field(default_factory=dict)  # the resolved config, saved beside
     progress: bool = True
     torch_threads: int = 1  # part of the run's key: the thread count can change the last bits
+    device: str = "cpu"  # where the network trains (cpu, cuda, cuda:1); part of the run's key unless cpu
 
 
 _DATASETS: dict[str, Dataset] = {}
@@ -123,6 +124,7 @@ def run_train(job: TrainJob) -> Path:
         from_dict(TrainConfig, job.train),
         job.seed,
         progress=job.progress,
+        device=job.device,
     )
 
 
@@ -137,6 +139,7 @@ class EvalJob:
     progress: bool = True
     torch_threads: int = 1
     sampler_seed: int = 0
+    device: str = "cpu"  # where the network runs; the sampler's noise is drawn on the CPU either way
 
     @property
     def path(self) -> Path:
@@ -148,10 +151,13 @@ class EvalJob:
 
     def key(self, checkpoint_sha256: str) -> str:
         """Everything the evaluation depends on: the checkpoint's bytes, seeds, task, evaluator
-        settings, the sampler's seed and the thread count of its inference."""
-        return config_hash({"checkpoint_sha256": checkpoint_sha256, "seeds": self.seeds, "task": self.task,
-                            "task_params": self.task_params, "eval": self.eval, "sampler_seed": self.sampler_seed,
-                            "torch_threads": self.torch_threads})
+        settings, the sampler's seed, and the thread count and device of its inference."""
+        key = {"checkpoint_sha256": checkpoint_sha256, "seeds": self.seeds, "task": self.task,
+               "task_params": self.task_params, "eval": self.eval, "sampler_seed": self.sampler_seed,
+               "torch_threads": self.torch_threads}
+        if self.device != "cpu":  # CPU keys predate the option
+            key["device"] = self.device
+        return config_hash(key)
 
 
 def read_eval(path: Path, key: str, n_trials: int) -> dict[str, Any] | None:
@@ -180,7 +186,7 @@ def run_eval(job: EvalJob) -> dict[str, Any]:
     if cached is not None:
         return cached
     torch.set_num_threads(job.torch_threads)
-    policy = policy_from_checkpoint(load_checkpoint(job.checkpoint))
+    policy = policy_from_checkpoint(load_checkpoint(job.checkpoint)).to(job.device)
     task = TASKS.get(job.task)(**job.task_params)
     result = evaluate(policy, task, np.asarray(job.seeds), from_dict(EvalConfig, job.eval),
                       sampler_seed=job.sampler_seed, progress=job.progress)

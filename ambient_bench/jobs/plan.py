@@ -52,8 +52,8 @@ class Plan:
     """
 
     def __init__(self, suite: SuiteConfig, preset: str, out: Path, entries: list[str] | None = None,
-                 torch_threads: int = 1):
-        self.preset, self.torch_threads = preset, torch_threads
+                 torch_threads: int = 1, device: str = "cpu"):
+        self.preset, self.torch_threads, self.device = preset, torch_threads, device
         self.root = Path(out) / suite.name / preset
         self.entries = list(entries or suite.baselines)
         for name in self.entries:
@@ -134,6 +134,8 @@ class Plan:
             "seed": run.seed,
             "torch_threads": self.torch_threads,
         }
+        if self.device != "cpu":  # another device can change the last bits; CPU keys predate the option
+            key["device"] = self.device
         if self.needs_classifier(run.entry):
             key["annotation"] = self.classifier_key()
         label = f"{run.entry}-{run.params_label}" if run.params else run.entry

@@ -34,8 +34,8 @@ class Runner:
 
     def __init__(self, suite: SuiteConfig, preset: str, out: Path, workers: int = 1,
                  entries: list[str] | None = None, progress: bool = True, torch_threads: int = 1,
-                 executor: Executor | None = None):
-        self.plan = Plan(suite, preset, out, entries, torch_threads)
+                 executor: Executor | None = None, device: str = "cpu"):
+        self.plan = Plan(suite, preset, out, entries, torch_threads, device)
         self.progress = progress
         self.executor = executor or make_executor(workers, progress)
         validate_run(self.plan)
@@ -84,7 +84,7 @@ class Runner:
                 datasets={n: str(plan.dataset_dir(suite, n)) for n in suite.datasets},
                 baseline=plan.baseline_name(run.entry), params=run.params_dict,
                 policy=to_dict(suite.policy), train=to_dict(suite.train), seed=run.seed,
-                config=resolved, progress=self.progress, torch_threads=plan.torch_threads,
+                config=resolved, progress=self.progress, torch_threads=plan.torch_threads, device=plan.device,
             ))
         self.executor.map(run_train, jobs, "training runs")
 
@@ -94,7 +94,8 @@ class Runner:
         for run in runs:
             suite = plan.entry_suite(run.entry)
             jobs.append(EvalJob(plan.run_dir(run), split, seeds, suite.task, suite.task_params,
-                                to_dict(suite.eval), progress=self.progress, torch_threads=plan.torch_threads))
+                                to_dict(suite.eval), progress=self.progress, torch_threads=plan.torch_threads,
+                                device=plan.device))
         results = self.executor.map(run_eval, jobs, f"{split} evaluations")
         return dict(zip(runs, results))
 

@@ -39,14 +39,23 @@ class DiffusionPolicy(nn.Module):
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         return self.net(x_t, t, obs)
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
     @torch.no_grad()
     def predict_action(
         self, obs: np.ndarray, generator: torch.Generator, sampler: str = "ddim", inference_steps: int = 10
     ) -> np.ndarray:
-        """(B, obs_dim) raw observations -> (B, horizon, action_dim) actions in env units."""
-        cond = torch.from_numpy(self.normalizer.normalize_obs(np.asarray(obs, dtype=np.float32)))
+        """(B, obs_dim) raw observations -> (B, horizon, action_dim) actions in env units.
+
+        The sampler (its noise and updates) runs on the CPU, so a policy samples the same
+        noise on every device; only the network's calls run on the policy's device.
+        """
+        device = self.device
+        cond = torch.from_numpy(self.normalizer.normalize_obs(np.asarray(obs, dtype=np.float32))).to(device)
         chunk = self.schedule.sample(
-            lambda x, t: self.net(x, t, cond),
+            lambda x, t: self.net(x.to(device), t.to(device), cond).cpu(),
             (len(cond), self.config.horizon, self.action_dim),
             generator=generator,
             method=sampler,

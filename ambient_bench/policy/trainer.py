@@ -47,10 +47,16 @@ def build_policy(datasets: dict[str, Dataset], baseline: Baseline, config: Polic
 
 
 def training_loss(policy: DiffusionPolicy, baseline: Baseline, batch: Batch, generator: torch.Generator) -> torch.Tensor:
-    """The denoising loss of one batch: the baseline picks the regression pair (x_t, target)."""
+    """The denoising loss of one batch: the baseline picks the regression pair (x_t, target).
+
+    Batches and noise are drawn on the CPU (one random stream whatever the device); only
+    the network's inputs and target move to the policy's device.
+    """
     x_t, target = baseline.training_pair(policy.schedule, batch.action, batch.t, batch.sigma_min, batch.is_corrupt,
                                          generator)
-    return torch.nn.functional.mse_loss(policy(x_t, batch.t, batch.obs), target)
+    device = policy.device
+    return torch.nn.functional.mse_loss(policy(x_t.to(device), batch.t.to(device), batch.obs.to(device)),
+                                        target.to(device))
 
 
 def train_step(policy: DiffusionPolicy, baseline: Baseline, sampler: NoiseBandSampler, optimizer: torch.optim.Optimizer,
@@ -74,8 +80,10 @@ def train(
     seed: int,
     extra_state: dict[str, Any] | None = None,
     progress: bool = True,
+    device: str = "cpu",
 ) -> Path:
-    """Train (or resume) one policy; returns the path of its final checkpoint."""
+    """Train (or resume) one policy on ``device``; returns the path of its final checkpoint
+    (saved with CPU tensors, so it loads anywhere)."""
     run_dir = Path(run_dir)
     final = run_dir / "checkpoint.pt"
     state_path = run_dir / "train_state.pt"
@@ -84,7 +92,7 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(seed)
-    policy = build_policy(datasets, baseline, policy_config)
+    policy = build_policy(datasets, baseline, policy_config).to(device)
     sampler = NoiseBandSampler(datasets, baseline, policy.schedule, policy_config.horizon, policy.normalizer,
                                policy_config.window_starts)
     optimizer = torch.optim.AdamW(policy.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -135,7 +143,7 @@ def train(
     policy.net.load_state_dict(ema.model.state_dict())
     save_checkpoint(final, {
         **checkpoint_header(policy),
-        "ema": policy.state_dict(),
+        "ema": {name: tensor.cpu() for name, tensor in policy.state_dict().items()},
         "step": step,
         "train_config": to_dict(cfg),
         "baseline": {"name": baseline.name, "params": baseline.params()},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
@@ -79,6 +80,7 @@ class BinSortSim:
         self.colours = np.zeros((n, n_blocks))
         self.held = np.zeros((n, n_blocks), dtype=bool)  # blocks touching the hand
         self.n_steps = np.zeros(n, dtype=int)
+        self.physics_s = 0.0  # wall time inside MuJoCo (the rest of a step is Python and numpy)
         # each block's history, from every physics step, for the failure taxonomy (rules.block_outcomes)
         self.touched = np.zeros((n, n_blocks), dtype=bool)  # the hand ever touched it
         self.lifted = np.zeros((n, n_blocks), dtype=bool)  # ever held clear of the table
@@ -123,10 +125,12 @@ class BinSortSim:
         control = np.empty((len(idx), self._physics_steps, 4))
         control[:, :, 0] = finger_m[:, None]
         control[:, :, 1:] = start[:, None] + self._mocap_fraction[None, :, None] * delta[:, None]
+        t0 = time.perf_counter()
         state, touch = self._rollout.rollout(
             self.model, self._datas, self.state[idx], control,
             control_spec=self._control_spec, nstep=self._physics_steps,
         )
+        self.physics_s += time.perf_counter() - t0
         self.state[idx] = state[:, -1]
         self.held[idx] = touch[:, -1] > 0
         self.mocap_m[idx] = start + delta

@@ -53,6 +53,11 @@ class BinSortTask:
         return self._obs.copy()
 
     @property
+    def physics_s(self) -> float:
+        """Wall time spent inside MuJoCo since the sim was built (for the bench)."""
+        return self._sim.physics_s if self._sim is not None else 0.0
+
+    @property
     def done(self) -> np.ndarray:
         return self._done.copy()
 

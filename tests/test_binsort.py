@@ -178,6 +178,7 @@ def test_failure_taxonomy_of_truncated_and_dropped_demos(demos):
     task.step(demo.action[None, : k + 1])
     outcomes = task.records()[0]["outcomes"]
     assert outcomes[carried] == "held_at_timeout" and {outcomes[i] for i in others} == {"not_reached"}
+    np.testing.assert_allclose(task.records()[0]["hand_final_m"], demo.action[k, :3], atol=0.02)  # it is carrying
 
     dropped = demo.action.copy()
     dropped[k:, 3] = -1.0  # let go over the table and hold still

@@ -92,6 +92,7 @@ class BinSortTask:
             "success": n_correct == self.n_blocks,
             "n_steps": int(self._sim.n_steps[i]),
             "outcomes": [OUTCOMES[o] for o in self._sim.outcomes([i])[0]],
+            "hand_final_m": [round(float(v), 4) for v in self._obs[i, :3]],
         }
         if i in self._executed:
             self._records[i].update(rule=self.rule, task_conditioning=self.task_conditioning,

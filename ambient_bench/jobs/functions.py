@@ -25,7 +25,7 @@ from ..evaluation.evaluator import evaluate
 from ..policy.baseline import make_baseline
 from ..policy.policy import CheckpointError, load_checkpoint, policy_from_checkpoint
 from ..registry import GENERATORS, TASKS
-from .plan import eval_path
+from .plan import device_key, eval_path
 from .provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -152,12 +152,9 @@ class EvalJob:
     def key(self, checkpoint_sha256: str) -> str:
         """Everything the evaluation depends on: the checkpoint's bytes, seeds, task, evaluator
         settings, the sampler's seed, and the thread count and device of its inference."""
-        key = {"checkpoint_sha256": checkpoint_sha256, "seeds": self.seeds, "task": self.task,
-               "task_params": self.task_params, "eval": self.eval, "sampler_seed": self.sampler_seed,
-               "torch_threads": self.torch_threads}
-        if self.device != "cpu":  # CPU keys predate the option
-            key["device"] = self.device
-        return config_hash(key)
+        return config_hash({"checkpoint_sha256": checkpoint_sha256, "seeds": self.seeds, "task": self.task,
+                            "task_params": self.task_params, "eval": self.eval, "sampler_seed": self.sampler_seed,
+                            "torch_threads": self.torch_threads, **device_key(self.device)})
 
 
 def read_eval(path: Path, key: str, n_trials: int) -> dict[str, Any] | None:

@@ -43,6 +43,12 @@ class RunSpec:
         return ",".join(f"{k}={v}" for k, v in self.params) or "-"
 
 
+def device_key(device: str) -> dict[str, str]:
+    """The device's part of a run's or an evaluation's key: none for the CPU (CPU keys
+    predate the option), else the device, since it can change the last bits."""
+    return {} if device == "cpu" else {"device": device}
+
+
 class Plan:
     """What ``suite`` at ``preset`` implies for the table ``entries``, under ``out/<suite>/<preset>/``.
 
@@ -133,9 +139,8 @@ class Plan:
             "train": to_dict(suite.train),
             "seed": run.seed,
             "torch_threads": self.torch_threads,
+            **device_key(self.device),
         }
-        if self.device != "cpu":  # another device can change the last bits; CPU keys predate the option
-            key["device"] = self.device
         if self.needs_classifier(run.entry):
             key["annotation"] = self.classifier_key()
         label = f"{run.entry}-{run.params_label}" if run.params else run.entry

@@ -169,9 +169,9 @@ def breakdown_means(plan: Plan, summary: pd.DataFrame) -> pd.DataFrame:
     ``report.breakdown`` metric on test trials (columns); empty when the suite names none."""
     metrics = plan.suite.report.breakdown
     test = summary[(summary.split == "test") & summary.selected]
-    entries = [e for e in report_entries(plan, test) if set(metrics) <= set(test.columns)]
-    return pd.DataFrame([test[test.baseline == e][metrics].mean() for e in entries], index=entries,
-                        columns=metrics) if metrics else pd.DataFrame()
+    if not metrics or not set(metrics) <= set(test.columns):
+        return pd.DataFrame()
+    return test.groupby("baseline")[metrics].mean().reindex(report_entries(plan, test))
 
 
 def breakdown_label(metric: str, metrics: list[str]) -> str:

@@ -63,6 +63,10 @@ def test_run_keys(tmp_path):
     # a GPU run gets its own key; the CPU key is the one runs had before devices were an option
     assert plan.run_dir(run) != Plan(suite, "smoke", tmp_path, device="cuda").run_dir(run)
     assert plan.run_dir(run) == Plan(suite, "smoke", tmp_path, device="cpu").run_dir(run)
+    # a policy option is part of the key
+    v = Plan(load_suite("maze", "smoke", ["policy.prediction=v"]), "smoke", tmp_path)
+    v_sample = Plan(load_suite("maze", "smoke", ["policy.prediction=v", "policy.loss_space=sample"]), "smoke", tmp_path)
+    assert v.run_dir(run) != v_sample.run_dir(run)
     # Only runs that read the classifier's annotation depend on its config.
     other = Plan(load_suite("maze", "smoke", ["classifier.steps=21"]), "smoke", tmp_path)
     classified = RunSpec("ambient_classifier", (("granularity", "dataset"),), 0)

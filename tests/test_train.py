@@ -10,7 +10,8 @@ from conftest import smooth_episodes, write_dataset
 from ambient_bench.config.sections import PolicyConfig, TrainConfig
 from ambient_bench.policy.baseline import make_baseline
 from ambient_bench.policy.policy import load_checkpoint, policy_from_checkpoint
-from ambient_bench.policy.trainer import read_log, train
+from ambient_bench.policy.sampler import Batch
+from ambient_bench.policy.trainer import build_policy, read_log, train, training_loss
 
 SMALL = PolicyConfig(down_dims=[32, 64], horizon=8, n_action_steps=4, step_embed_dim=32)
 
@@ -72,3 +73,28 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     assert resumed == pytest.approx(full, rel=1e-5)
     steps = [json.loads(line)["step"] for line in (tmp_path / "killed" / "run" / "train_log.jsonl").read_text().splitlines()]
     assert steps == [5, 10, 15, 20, 25, 30]
+
+
+@pytest.mark.parametrize("prediction", ["sample", "v"])
+def test_sample_space_loss_is_the_squared_error_of_the_implied_clean_sample(tmp_path, prediction):
+    """loss_space 'sample' trains v-prediction with x0-prediction's loss: the mean squared
+    error of the x0 its output implies, at every noise level the batch draws."""
+    ds = {"clean": write_dataset(tmp_path / "c", smooth_episodes(2, seed=1), "clean")}
+    baseline = make_baseline("clean_only", {})
+    config = PolicyConfig(**{**SMALL.__dict__, "prediction": prediction, "loss_space": "sample"})
+    torch.manual_seed(0)
+    policy = build_policy(ds, baseline, config)
+    policy.schedule.clip_sample = False
+    g = torch.Generator().manual_seed(3)
+    n = 16
+    action = torch.rand(n, config.horizon, 2, generator=g) * 2 - 1
+    t = torch.cat([torch.tensor([0, 99]), torch.randint(0, 100, (n - 2,), generator=g)])
+    batch = Batch(obs=torch.randn(n, policy.obs_dim, generator=g), action=action, t=t, sigma_min=torch.zeros(n),
+                  is_corrupt=torch.zeros(n, dtype=torch.bool), dataset=torch.zeros(n, dtype=torch.long),
+                  window=torch.arange(n))
+    with torch.no_grad():
+        loss = training_loss(policy, baseline, batch, torch.Generator().manual_seed(4))
+        noise = torch.randn(action.shape, generator=torch.Generator().manual_seed(4))
+        x_t = policy.schedule.add_noise(action, noise, t)
+        x0_hat = policy.schedule.predict_x0(policy(x_t, t, batch.obs), x_t, t)
+    assert loss.item() == pytest.approx(torch.nn.functional.mse_loss(x0_hat, action).item(), rel=1e-5)

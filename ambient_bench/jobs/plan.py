@@ -43,6 +43,10 @@ class RunSpec:
         return ",".join(f"{k}={v}" for k, v in self.params) or "-"
 
 
+# Policy options added after runs were cached, with the defaults that leave those runs' keys unchanged.
+LATER_POLICY_OPTIONS = {"window_starts": "every_step", "loss_space": "prediction"}
+
+
 def device_key(device: str) -> dict[str, str]:
     """The device's part of a run's or an evaluation's key: none for the CPU (CPU keys
     predate the option), else the device, since it can change the last bits."""
@@ -129,8 +133,9 @@ class Plan:
     def run_dir(self, run: RunSpec) -> Path:
         suite = self.entry_suite(run.entry)
         policy = to_dict(suite.policy)
-        if policy["window_starts"] == "every_step":  # the default keeps the keys of runs cached before the option
-            del policy["window_starts"]
+        for option, default in LATER_POLICY_OPTIONS.items():  # at its default, an option keeps older runs' keys
+            if policy[option] == default:
+                del policy[option]
         key = {
             "datasets": {n: self.dataset_dir(suite, n).name for n in suite.datasets},
             "baseline": self.baseline_name(run.entry),

@@ -88,6 +88,14 @@ class NoiseSchedule:
         noise = (x_t - self._coef(self.alphas_cumprod.sqrt(), t, x_t) * x0) / self._coef(self.sigmas, t, x_t)
         return self.target(x0, noise, t)
 
+    def x0_error_scale(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """How far an output error of 1 moves the implied x0 at step ``t``: 1 for ``sample``,
+        sigma_t / sqrt(abar_t) for ``epsilon``, sigma_t for ``v`` (shaped to broadcast on ``like``)."""
+        if self.prediction == "sample":
+            return torch.ones_like(self._coef(self.sigmas, t, like))
+        s = self._coef(self.sigmas, t, like)
+        return s / self._coef(self.alphas_cumprod.sqrt(), t, like) if self.prediction == "epsilon" else s
+
     def predict_x0(self, model_out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if self.prediction == "sample":
             x0 = model_out

@@ -49,14 +49,19 @@ def build_policy(datasets: dict[str, Dataset], baseline: Baseline, config: Polic
 def training_loss(policy: DiffusionPolicy, baseline: Baseline, batch: Batch, generator: torch.Generator) -> torch.Tensor:
     """The denoising loss of one batch: the baseline picks the regression pair (x_t, target).
 
+    With ``loss_space: sample`` output and target are scaled by the step's x0-error scale,
+    so the loss is the squared error of the clean sample the output implies.
     Batches and noise are drawn on the CPU (one random stream whatever the device); only
     the network's inputs and target move to the policy's device.
     """
     x_t, target = baseline.training_pair(policy.schedule, batch.action, batch.t, batch.sigma_min, batch.is_corrupt,
                                          generator)
     device = policy.device
-    return torch.nn.functional.mse_loss(policy(x_t.to(device), batch.t.to(device), batch.obs.to(device)),
-                                        target.to(device))
+    output, target = policy(x_t.to(device), batch.t.to(device), batch.obs.to(device)), target.to(device)
+    if policy.config.loss_space == "sample":
+        scale = policy.schedule.x0_error_scale(batch.t, target)
+        output, target = output * scale, target * scale
+    return torch.nn.functional.mse_loss(output, target)
 
 
 def train_step(policy: DiffusionPolicy, baseline: Baseline, sampler: NoiseBandSampler, optimizer: torch.optim.Optimizer,

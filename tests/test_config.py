@@ -18,8 +18,7 @@ from ambient_bench.policy.baseline import make_baseline
     ("datasets.clean.source=dirty", "datasets.clean.source"),
     ("train.ema_decay=1.0", "train.ema_decay"),
     ("policy.window_starts=middle", "policy.window_starts"),
-    ("policy.loss_space=x0", "policy.loss_space"),
-    ("policy.loss_space=sample", "policy.loss_space"),  # the maze's smoke preset predicts epsilon
+    ("policy.loss_weight_cap=-1", "policy.loss_weight_cap"),
 ])
 def test_bad_overrides_name_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

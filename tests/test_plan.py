@@ -65,7 +65,7 @@ def test_run_keys(tmp_path):
     assert plan.run_dir(run) == Plan(suite, "smoke", tmp_path, device="cpu").run_dir(run)
     # a policy option is part of the key
     v = Plan(load_suite("maze", "smoke", ["policy.prediction=v"]), "smoke", tmp_path)
-    v_sample = Plan(load_suite("maze", "smoke", ["policy.prediction=v", "policy.loss_space=sample"]), "smoke", tmp_path)
+    v_sample = Plan(load_suite("maze", "smoke", ["policy.prediction=v", "policy.loss_weight_cap=1"]), "smoke", tmp_path)
     assert v.run_dir(run) != v_sample.run_dir(run)
     # Only runs that read the classifier's annotation depend on its config.
     other = Plan(load_suite("maze", "smoke", ["classifier.steps=21"]), "smoke", tmp_path)

@@ -75,18 +75,20 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     assert steps == [5, 10, 15, 20, 25, 30]
 
 
-@pytest.mark.parametrize("prediction", ["sample", "v"])
-def test_sample_space_loss_is_the_squared_error_of_the_implied_clean_sample(tmp_path, prediction):
-    """loss_space 'sample' trains v-prediction with x0-prediction's loss: the mean squared
-    error of the x0 its output implies, at every noise level the batch draws."""
+@pytest.mark.parametrize("prediction,cap", [("v", 1.0), ("v", 25.0), ("epsilon", 5.0), ("sample", 1.0)])
+def test_capped_loss_weights_each_noise_level_in_x0_by_min_of_its_own_weight_and_the_cap(tmp_path, prediction, cap):
+    """The prediction's own loss weights x0's squared error at step t by 1 + SNR_t (v), SNR_t
+    (epsilon) or 1 (x0); with loss_weight_cap the weight is min(that, cap). So v with cap 1 is
+    x0-prediction's loss and epsilon with cap 5 is Min-SNR-5."""
     ds = {"clean": write_dataset(tmp_path / "c", smooth_episodes(2, seed=1), "clean")}
     baseline = make_baseline("clean_only", {})
-    config = PolicyConfig(**{**SMALL.__dict__, "prediction": prediction, "loss_space": "sample"})
+    config = PolicyConfig(**{**SMALL.__dict__, "prediction": prediction, "loss_weight_cap": cap})
     torch.manual_seed(0)
     policy = build_policy(ds, baseline, config)
-    policy.schedule.clip_sample = False
+    schedule = policy.schedule
+    schedule.clip_sample = False
     g = torch.Generator().manual_seed(3)
-    n = 16
+    n = 64
     action = torch.rand(n, config.horizon, 2, generator=g) * 2 - 1
     t = torch.cat([torch.tensor([0, 99]), torch.randint(0, 100, (n - 2,), generator=g)])
     batch = Batch(obs=torch.randn(n, policy.obs_dim, generator=g), action=action, t=t, sigma_min=torch.zeros(n),
@@ -95,6 +97,9 @@ def test_sample_space_loss_is_the_squared_error_of_the_implied_clean_sample(tmp_
     with torch.no_grad():
         loss = training_loss(policy, baseline, batch, torch.Generator().manual_seed(4))
         noise = torch.randn(action.shape, generator=torch.Generator().manual_seed(4))
-        x_t = policy.schedule.add_noise(action, noise, t)
-        x0_hat = policy.schedule.predict_x0(policy(x_t, t, batch.obs), x_t, t)
-    assert loss.item() == pytest.approx(torch.nn.functional.mse_loss(x0_hat, action).item(), rel=1e-5)
+        x_t = schedule.add_noise(action, noise, t)
+        x0_error_sq = (schedule.predict_x0(policy(x_t, t, batch.obs), x_t, t) - action).square().mean(dim=(1, 2))
+    snr = (schedule.alphas_cumprod[t] / schedule.sigmas[t] ** 2).float()
+    own = {"v": 1 + snr, "epsilon": snr, "sample": torch.ones(n)}[prediction]
+    expected = (torch.minimum(own, torch.tensor(cap)) * x0_error_sq).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-4)

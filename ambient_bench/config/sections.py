@@ -18,9 +18,6 @@ class ConfigError(ValueError):
 WINDOW_STARTS = ("every_step", "episode_start")
 # What the network predicts (see policy.schedule): the noise, the clean sample x0, or v.
 PREDICTIONS = ("epsilon", "sample", "v")
-# Where the denoising loss is measured: on the network's own target, or on the clean sample
-# it implies (the same regression, each noise level weighted by how far an output error moves x0).
-LOSS_SPACES = ("prediction", "sample")
 
 # --------------------------------------------------------------------------------------
 # Sections
@@ -56,7 +53,9 @@ class PolicyConfig:
     num_diffusion_steps: int = 100
     prediction: str = "epsilon"  # or "sample" (x0-prediction) or "v" (see policy.schedule)
     window_starts: str = "every_step"  # or "episode_start": train only on windows that start an episode
-    loss_space: str = "prediction"  # or "sample": the loss of x0-prediction with this prediction's output scaling
+    # > 0 caps the weight that the loss gives a noise level's error in x0 (policy.trainer.loss_weights);
+    # 0 keeps the prediction's own loss. With v-prediction, 1 is x0-prediction's loss.
+    loss_weight_cap: float = 0.0
 
     def validate(self, key: str) -> None:
         _check(len(self.down_dims) >= 1 and all(d > 0 for d in self.down_dims), f"{key}.down_dims", "must be positive")
@@ -70,9 +69,7 @@ class PolicyConfig:
         _check(self.num_diffusion_steps >= 2, f"{key}.num_diffusion_steps", "must be >= 2")
         _check(self.prediction in PREDICTIONS, f"{key}.prediction", f"must be one of {', '.join(PREDICTIONS)}")
         _check(self.window_starts in WINDOW_STARTS, f"{key}.window_starts", f"must be one of {', '.join(WINDOW_STARTS)}")
-        _check(self.loss_space in LOSS_SPACES, f"{key}.loss_space", f"must be one of {', '.join(LOSS_SPACES)}")
-        _check(not (self.loss_space == "sample" and self.prediction == "epsilon"), f"{key}.loss_space",
-               "'sample' with epsilon-prediction weights the top noise levels by abar_t^-1 (up to 1e4); use prediction v")
+        _check(self.loss_weight_cap >= 0, f"{key}.loss_weight_cap", "must be >= 0 (0: no cap)")
 
 
 @dataclass

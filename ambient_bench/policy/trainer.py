@@ -26,6 +26,7 @@ from .baseline import Baseline
 from .normalizer import Normalizer
 from .policy import EMA, CheckpointError, DiffusionPolicy, checkpoint_header, load_checkpoint, save_checkpoint
 from .sampler import Batch, NoiseBandSampler
+from .schedule import NoiseSchedule
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,24 @@ def build_policy(datasets: dict[str, Dataset], baseline: Baseline, config: Polic
     return DiffusionPolicy(config, first.obs.shape[1], first.action.shape[1], normalizer)
 
 
-def training_loss(policy: DiffusionPolicy, baseline: Baseline, batch: Batch, generator: torch.Generator) -> torch.Tensor:
-    """The denoising loss of one batch: the baseline picks the regression pair (x_t, target).
+def loss_weights(schedule: NoiseSchedule, t: torch.Tensor, cap: float, like: torch.Tensor) -> torch.Tensor:
+    """Per-sample factors on the prediction's squared error that cap each noise level's weight
+    in x0 at ``cap``.
 
-    With ``loss_space: sample`` output and target are scaled by the step's x0-error scale,
-    so the loss is the squared error of the clean sample the output implies.
+    An output error e moves x0 by scale_t * e (``x0_error_scale``), so the prediction's own
+    loss weights x0's squared error at step t by 1 / scale_t^2: 1 for x0-prediction,
+    1 + SNR_t for v, SNR_t for epsilon. Capping that at ``cap`` multiplies the squared error
+    by min(1, cap * scale_t^2): for epsilon this is Min-SNR-gamma weighting (Hang et al. 2023);
+    for v it keeps x0-prediction's weights at high noise and lifts low noise levels up to
+    ``cap``, while v's outputs still move x0 by only sigma_t there.
+    """
+    return (cap * schedule.x0_error_scale(t, like) ** 2).clamp(max=1.0)
+
+
+def training_loss(policy: DiffusionPolicy, baseline: Baseline, batch: Batch, generator: torch.Generator) -> torch.Tensor:
+    """The denoising loss of one batch: the baseline picks the regression pair (x_t, target),
+    and ``policy.loss_weight_cap`` > 0 reweights noise levels (``loss_weights``).
+
     Batches and noise are drawn on the CPU (one random stream whatever the device); only
     the network's inputs and target move to the policy's device.
     """
@@ -58,9 +72,9 @@ def training_loss(policy: DiffusionPolicy, baseline: Baseline, batch: Batch, gen
                                          generator)
     device = policy.device
     output, target = policy(x_t.to(device), batch.t.to(device), batch.obs.to(device)), target.to(device)
-    if policy.config.loss_space == "sample":
-        scale = policy.schedule.x0_error_scale(batch.t, target)
-        output, target = output * scale, target * scale
+    if policy.config.loss_weight_cap > 0:
+        root = loss_weights(policy.schedule, batch.t, policy.config.loss_weight_cap, target).sqrt()
+        output, target = output * root, target * root
     return torch.nn.functional.mse_loss(output, target)
 
 

@@ -20,6 +20,19 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def squared_accelerations(samples: np.ndarray, dt_s: float) -> np.ndarray:
+    """``||(x[k+1] - 2 x[k] + x[k-1]) / dt_s**2||**2`` at each interior sample k = 1..T-2 of a
+    trajectory sampled every ``dt_s`` (finite differences; units^2/s^4); empty below 3 samples."""
+    x = np.asarray(samples, dtype=float)
+    return np.sum(((x[2:] - 2 * x[1:-1] + x[:-2]) / dt_s**2) ** 2, axis=1)
+
+
+def average_squared_acceleration(samples: np.ndarray, dt_s: float) -> float:
+    """The mean of ``squared_accelerations`` (the paper's smoothness metric); 0.0 below 3 samples."""
+    accel_sq = squared_accelerations(samples, dt_s)
+    return float(accel_sq.mean()) if len(accel_sq) else 0.0
+
+
 def planning_summary(records: list[dict[str, Any]]) -> dict[str, float]:
     """Aggregates of planning-style records (``success``, ``collision``, ``accel_sq``):
     success_rate with its Wilson 95 % interval, the mean / std of ``accel_sq`` over

@@ -24,7 +24,7 @@ from ambient_bench.cli.bench import eval_figures
 from ambient_bench.datagen.arm_rrt import generate_arm_rrt
 from ambient_bench.datagen.arm_trajopt import generate_arm_trajopt
 from ambient_bench.datagen.maze_bench import _import_planners, _same_episodes
-from ambient_bench.envs.arm import (Q_LOWER, Q_UPPER, ArmTask, arm_scene, average_squared_acceleration,
+from ambient_bench.envs.arm import (DT_S, Q_LOWER, Q_UPPER, ArmTask, arm_scene, average_squared_acceleration,
                                     plan_from_episode, problem)
 from ambient_bench.registry import SUITE_BENCHES
 from ambient_bench.seeds import split_seeds
@@ -32,7 +32,7 @@ from ambient_bench.task import GeneratorOutput
 
 
 def _mean_accel_sq(output: GeneratorOutput) -> float:
-    return float(np.mean([average_squared_acceleration(plan_from_episode(e)) for e in output.episodes]))
+    return float(np.mean([average_squared_acceleration(plan_from_episode(e), DT_S) for e in output.episodes]))
 
 
 def _warm_worker(pause_s: float) -> None:

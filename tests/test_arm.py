@@ -87,7 +87,7 @@ def test_episode_layout_round_trips(scene):
     assert ep.obs.shape == (64, 14) and ep.action.shape == (64, 7)
     np.testing.assert_allclose(ep.obs[:, 7:], np.repeat(q[-1:], 64, 0), atol=1e-7)
     np.testing.assert_allclose(arm.plan_from_episode(ep), q, atol=1e-7)
-    assert arm.average_squared_acceleration(q) == pytest.approx(0.0, abs=1e-9)
+    assert arm.average_squared_acceleration(q, arm.DT_S) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize("name, seeds", [("arm_rrt", [0, 1, 2]), ("arm_trajopt", [2, 3])])

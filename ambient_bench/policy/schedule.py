@@ -91,9 +91,9 @@ class NoiseSchedule:
     def x0_error_scale(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """How far an output error of 1 moves the implied x0 at step ``t``: 1 for ``sample``,
         sigma_t / sqrt(abar_t) for ``epsilon``, sigma_t for ``v`` (shaped to broadcast on ``like``)."""
-        if self.prediction == "sample":
-            return torch.ones_like(self._coef(self.sigmas, t, like))
         s = self._coef(self.sigmas, t, like)
+        if self.prediction == "sample":
+            return torch.ones_like(s)
         return s / self._coef(self.alphas_cumprod.sqrt(), t, like) if self.prediction == "epsilon" else s
 
     def predict_x0(self, model_out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -15,13 +15,16 @@ within joint limits, every chord ``q_k -> q_{k+1}`` collision-free (Drake checks
 are stored only if their float32 waypoints pass exactly this check.
 
 Modules: ``model`` (robot and scene, written in code; slots), ``scene`` (Drake plant, collision
-checker, kinematics, IK; problems), ``plans`` (the plan check, episodes, acc^2), ``env``
+checker, kinematics, IK; problems), ``plans`` (the plan check, episodes), ``env``
 (gymnasium), ``task`` (batched evaluation), ``figures`` (the report's drawings).
 """
+
+from ambient_bench.metrics import average_squared_acceleration  # noqa: F401
 
 from . import figures  # noqa: F401  (registers)
 from .env import Arm7Env  # noqa: F401
 from .model import (  # noqa: F401
+    DT_S,
     EDGE_STEP_RAD,
     FLANGE_OFFSET_M,
     IIWA14_JOINTS,
@@ -40,7 +43,6 @@ from .model import (  # noqa: F401
     scene_sdf,
 )
 from .plans import (  # noqa: F401
-    average_squared_acceleration,
     episode_from_plan,
     plan_episodes,
     plan_from_episode,

@@ -9,11 +9,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ambient_bench.metrics import average_squared_acceleration
 from ambient_bench.registry import FIGURES
 from ambient_bench.task import SuiteFigures
 
-from .model import GRIPPER_SPHERES, LINK_SPHERES, SCENE_BOXES
-from .plans import average_squared_acceleration, plan_from_episode
+from .model import DT_S, GRIPPER_SPHERES, LINK_SPHERES, SCENE_BOXES
+from .plans import plan_from_episode
 from .scene import ArmScene, Problem, arm_scene, problem_from_rng
 from .task import ArmTask
 
@@ -42,7 +43,7 @@ class ArmFigures(SuiteFigures):
         panels = {}
         for name, ds in datasets.items():
             plans = [plan_from_episode(ds.episode(i)) for i in range(min(n_per_dataset, ds.n_episodes))]
-            accel = np.mean([average_squared_acceleration(q) for q in plans]) if plans else float("nan")
+            accel = np.mean([average_squared_acceleration(q, DT_S) for q in plans]) if plans else float("nan")
             panels[f"{name} ({ds.n_episodes} plans; shown: acc² {accel:.1f})"] = {
                 name: [scene.tool_points(q) for q in plans]}
         plot_views(panels, path)

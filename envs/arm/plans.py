@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ambient_bench.metrics import average_squared_acceleration
 from ambient_bench.task import Episode, GeneratorOutput, first_valid_attempt
 
 from .model import DT_S, GOAL_TOLERANCE_RAD, LIMIT_TOLERANCE_RAD, N_JOINTS, N_WAYPOINTS, Q_LOWER, Q_UPPER
@@ -30,14 +31,6 @@ def plan_problem(scene: ArmScene, waypoints: np.ndarray, q_goal: np.ndarray,
     if np.linalg.norm(q[-1] - q_goal) > goal_tolerance_rad:
         return "misses the goal"
     return None
-
-
-def average_squared_acceleration(waypoints: np.ndarray, dt_s: float = DT_S) -> float:
-    """Mean over interior samples of ||(q[k+1] - 2 q[k] + q[k-1]) / dt_s**2||^2 (rad^2/s^4)."""
-    q = np.asarray(waypoints, dtype=float)
-    if len(q) < 3:
-        return 0.0
-    return float(np.mean(np.sum(((q[2:] - 2 * q[1:-1] + q[:-2]) / dt_s**2) ** 2, axis=1)))
 
 
 def resample_uniform(waypoints: np.ndarray, n_points: int = N_WAYPOINTS + 1) -> np.ndarray:
@@ -117,6 +110,6 @@ def plan_record(scene: ArmScene, seed: int, prob: Problem, actions: np.ndarray,
         "failure": reason or "",
         "goal_error_rad": float(np.linalg.norm(waypoints[-1] - prob.q_goal)),
         "tool_goal_error_m": float(np.linalg.norm(tool[0] - tool[1])),
-        "accel_sq": average_squared_acceleration(waypoints),
+        "accel_sq": average_squared_acceleration(waypoints, DT_S),
         "path_length_rad": float(np.linalg.norm(np.diff(waypoints, axis=0), axis=1).sum()),
     }

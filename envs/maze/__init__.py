@@ -12,16 +12,16 @@ Observation (float32, 10): the last 4 positions, oldest first (padded with the s
 then the goal. ``episode_from_positions`` builds the same observations for datasets.
 
 Modules: ``geometry`` (constants, collisions, the kinematic step, observations, starts and
-goals), ``episodes`` (plans <-> episodes, resampling, acc^2), ``env`` (gymnasium), ``task``
+goals), ``episodes`` (plans <-> episodes, resampling), ``env`` (gymnasium), ``task``
 (batched evaluation), ``figures`` (the report's drawings on the layout).
 """
 
 from ambient_bench.envs.maze_layout import Layout, load_layout  # noqa: F401  (the worlds, as the suite's names)
+from ambient_bench.metrics import average_squared_acceleration  # noqa: F401
 
 from . import figures  # noqa: F401  (registers)
 from .env import Maze2DEnv  # noqa: F401
 from .episodes import (  # noqa: F401
-    average_squared_acceleration,
     episode_from_positions,
     plan_episodes,
     positions_from_episode,

@@ -130,18 +130,6 @@ def step_through_vertices(waypoints_xy: np.ndarray, max_step_m: float) -> np.nda
     return np.array(points)
 
 
-def average_squared_acceleration(positions_xy: np.ndarray, dt_s: float) -> float:
-    """Mean over k = 1..T-2 of ``||(x[k+1] - 2 x[k] + x[k-1]) / dt_s**2||**2`` (m^2/s^4).
-
-    Finite differences of positions sampled every ``dt_s``; 0.0 for fewer than 3 samples.
-    """
-    x = np.asarray(positions_xy, dtype=float)
-    if len(x) < 3:
-        return 0.0
-    acc = (x[2:] - 2 * x[1:-1] + x[:-2]) / dt_s**2
-    return float(np.mean(np.sum(acc**2, axis=1)))
-
-
 def path_length(positions_xy: np.ndarray) -> float:
     """Sum of ``||x[k+1] - x[k]||`` (m)."""
     return float(np.linalg.norm(np.diff(np.asarray(positions_xy, dtype=float), axis=0), axis=1).sum())

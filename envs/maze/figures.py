@@ -8,10 +8,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from ambient_bench.envs.maze_layout import DEFAULT_LAYOUT, Layout, load_layout
+from ambient_bench.metrics import average_squared_acceleration
 from ambient_bench.registry import FIGURES
 from ambient_bench.task import SuiteFigures
 
-from .episodes import average_squared_acceleration, positions_from_episode
+from .episodes import positions_from_episode
 from .geometry import DT_S
 
 OUTCOME_COLOURS = {"success": "tab:green", "collision": "tab:red", "timeout": "tab:orange"}

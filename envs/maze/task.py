@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from ambient_bench.envs.maze_layout import DEFAULT_LAYOUT, load_layout
-from ambient_bench.metrics import planning_summary
+from ambient_bench.metrics import average_squared_acceleration, planning_summary
 from ambient_bench.registry import TASKS
 
-from .episodes import average_squared_acceleration, path_length
+from .episodes import path_length
 from .geometry import (
     ACTION_DIM,
     DT_S,

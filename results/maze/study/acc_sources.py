@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ambient_bench.metrics import squared_accelerations
+
 
 def junction_and_inner_accel_sq(positions_m: np.ndarray, n_action_steps: int, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Squared accelerations (m^2/s^4) at the steps where a new chunk starts, and at all others."""
-    accel_sq = (np.diff(positions_m, 2, axis=0) / dt_s**2) ** 2
-    accel_sq = accel_sq.sum(axis=1)
+    accel_sq = squared_accelerations(positions_m, dt_s)
     middle_step = np.arange(1, len(positions_m) - 1)  # the step each second difference is centred on
     at_junction = middle_step % n_action_steps == 0
     return accel_sq[at_junction], accel_sq[~at_junction]

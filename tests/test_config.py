@@ -19,6 +19,7 @@ from ambient_bench.policy.baseline import make_baseline
     ("train.ema_decay=1.0", "train.ema_decay"),
     ("policy.window_starts=middle", "policy.window_starts"),
     ("policy.loss_weight_cap=-1", "policy.loss_weight_cap"),
+    ("policy.sigma_data=0", "policy.sigma_data"),
 ])
 def test_bad_overrides_name_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -100,6 +100,34 @@ def test_every_parameterisation_inverts_to_the_clean_sample(prediction):
         assert torch.allclose(moved, -s.sigmas[t].view(-1, 1, 1).expand_as(moved), atol=1e-9)
 
 
+def test_edm_turns_from_x0_like_to_epsilon_like_at_sigma_data_and_is_v_at_one():
+    """EDM's output error reaches x0 scaled by about min(n_t, sigma_data), n_t = sigma_t /
+    sqrt(abar_t); its target has unit variance on data of std sigma_data; with sigma_data = 1
+    it is v-prediction with the sign flipped."""
+    t = torch.arange(100)
+    noise_scale = (NoiseSchedule(100).sigmas / NoiseSchedule(100).alphas_cumprod.sqrt()).view(-1, 1, 1)
+    like = torch.zeros(100, 1, 1, dtype=torch.float64)
+    for d in (0.05, 0.1, 0.5):
+        edm = NoiseSchedule(100, prediction="edm", clip_sample=False, sigma_data=d)
+        scale = edm.x0_error_scale(t, like)
+        # c_out = n d / sqrt(n^2 + d^2) lies between min(n, d) / sqrt(2) and min(n, d)
+        bound = torch.minimum(noise_scale, torch.tensor(d, dtype=torch.float64))
+        assert torch.all(scale <= bound + 1e-12) and torch.all(scale >= bound / math.sqrt(2) - 1e-12)
+        g = torch.Generator().manual_seed(1)
+        x0 = d * torch.randn(20000, 1, 1, generator=g, dtype=torch.float64)
+        noise = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+        for step in (0, 10, 50, 99):
+            target = edm.target(x0, noise, torch.full((len(x0),), step))
+            assert target.std().item() == pytest.approx(1.0, abs=0.02)
+    g = torch.Generator().manual_seed(2)
+    x0 = torch.rand(32, 16, 2, generator=g, dtype=torch.float64) * 2 - 1
+    noise = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 100, (32,), generator=g)
+    v = NoiseSchedule(100, prediction="v").target(x0, noise, t)
+    edm_at_one = NoiseSchedule(100, prediction="edm", sigma_data=1.0).target(x0, noise, t)
+    assert torch.allclose(edm_at_one, -v, atol=1e-9)
+
+
 @pytest.mark.parametrize("prediction", PREDICTIONS)
 def test_ambient_loss_targets_are_unbiased(prediction):
     """On Gaussian data, regressing the ambient target on x_t recovers E[x0|x_t] (or E[eps|x_t])."""
@@ -116,11 +144,14 @@ def test_ambient_loss_targets_are_unbiased(prediction):
     a, sig = math.sqrt(1 - s.sigmas[40].item() ** 2), s.sigmas[40].item()
     gain = a * std**2 / (a**2 * std**2 + sig**2)  # E[x0|x_t] = mu + gain (x_t - a mu)
     x0_slope, x0_intercept = gain, mu - gain * a * mu
+    c_skip, c_out = (c.item() for c in s.edm_coefficients(torch.tensor([40]), torch.zeros(1)))
     eps_slope, eps_intercept = (1 - a * gain) / sig, -a * x0_intercept / sig  # E[eps|x_t] = (x_t - a E[x0|x_t]) / sigma
     true_slope, true_intercept = {
         "sample": (x0_slope, x0_intercept),
         "epsilon": (eps_slope, eps_intercept),
         "v": (a * eps_slope - sig * x0_slope, a * eps_intercept - sig * x0_intercept),  # v = a eps - sigma x0
+        # F = (x0 - c_skip x_t) / c_out
+        "edm": ((x0_slope - c_skip) / c_out, x0_intercept / c_out),
     }[prediction]
     assert slope.item() == pytest.approx(true_slope, abs=0.02 * max(1, abs(true_slope)))
     assert intercept.item() == pytest.approx(true_intercept, abs=0.02 * max(1, abs(true_intercept)))

@@ -67,6 +67,9 @@ def test_run_keys(tmp_path):
     v = Plan(load_suite("maze", "smoke", ["policy.prediction=v"]), "smoke", tmp_path)
     v_sample = Plan(load_suite("maze", "smoke", ["policy.prediction=v", "policy.loss_weight_cap=1"]), "smoke", tmp_path)
     assert v.run_dir(run) != v_sample.run_dir(run)
+    edm = [Plan(load_suite("maze", "smoke", ["policy.prediction=edm", f"policy.sigma_data={d}"]), "smoke", tmp_path)
+           for d in (0.5, 0.1)]
+    assert len({v.run_dir(run), edm[0].run_dir(run), edm[1].run_dir(run)}) == 3
     # Only runs that read the classifier's annotation depend on its config.
     other = Plan(load_suite("maze", "smoke", ["classifier.steps=21"]), "smoke", tmp_path)
     classified = RunSpec("ambient_classifier", (("granularity", "dataset"),), 0)

@@ -75,11 +75,12 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     assert steps == [5, 10, 15, 20, 25, 30]
 
 
-@pytest.mark.parametrize("prediction,cap", [("v", 1.0), ("v", 25.0), ("epsilon", 5.0), ("sample", 1.0)])
+@pytest.mark.parametrize("prediction,cap", [("v", 1.0), ("v", 25.0), ("epsilon", 5.0), ("sample", 1.0), ("edm", 1.0),
+                                            ("edm", 0.0)])
 def test_capped_loss_weights_each_noise_level_in_x0_by_min_of_its_own_weight_and_the_cap(tmp_path, prediction, cap):
     """The prediction's own loss weights x0's squared error at step t by 1 + SNR_t (v), SNR_t
-    (epsilon) or 1 (x0); with loss_weight_cap the weight is min(that, cap). So v with cap 1 is
-    x0-prediction's loss and epsilon with cap 5 is Min-SNR-5."""
+    (epsilon), 1 (x0) or 1 / c_out_t^2 (edm: EDM's lambda); with loss_weight_cap > 0 the weight is
+    min(that, cap). So v with cap 1 is x0-prediction's loss and epsilon with cap 5 is Min-SNR-5."""
     ds = {"clean": write_dataset(tmp_path / "c", smooth_episodes(2, seed=1), "clean")}
     baseline = make_baseline("clean_only", {})
     config = PolicyConfig(**{**SMALL.__dict__, "prediction": prediction, "loss_weight_cap": cap})
@@ -100,6 +101,8 @@ def test_capped_loss_weights_each_noise_level_in_x0_by_min_of_its_own_weight_and
         x_t = schedule.add_noise(action, noise, t)
         x0_error_sq = (schedule.predict_x0(policy(x_t, t, batch.obs), x_t, t) - action).square().mean(dim=(1, 2))
     snr = (schedule.alphas_cumprod[t] / schedule.sigmas[t] ** 2).float()
-    own = {"v": 1 + snr, "epsilon": snr, "sample": torch.ones(n)}[prediction]
-    expected = (torch.minimum(own, torch.tensor(cap)) * x0_error_sq).mean()
+    c_out = schedule.edm_coefficients(t, torch.zeros(n))[1].float()
+    own = {"v": 1 + snr, "epsilon": snr, "sample": torch.ones(n), "edm": 1 / c_out**2}[prediction]
+    weight = torch.minimum(own, torch.tensor(cap)) if cap > 0 else own
+    expected = (weight * x0_error_sq).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-4)

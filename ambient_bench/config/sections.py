@@ -16,8 +16,9 @@ class ConfigError(ValueError):
 
 # Where training windows may start: every step (receding horizon) or episode starts (whole plans).
 WINDOW_STARTS = ("every_step", "episode_start")
-# What the network predicts (see policy.schedule): the noise, the clean sample x0, or v.
-PREDICTIONS = ("epsilon", "sample", "v")
+# What the network predicts (see policy.schedule): the noise, the clean sample x0, v, or
+# EDM's preconditioned residual (x0-like above sigma_data, epsilon-like below).
+PREDICTIONS = ("epsilon", "sample", "v", "edm")
 
 # --------------------------------------------------------------------------------------
 # Sections
@@ -51,7 +52,10 @@ class PolicyConfig:
     horizon: int = 16  # predicted actions per chunk
     n_action_steps: int = 8  # executed before replanning
     num_diffusion_steps: int = 100
-    prediction: str = "epsilon"  # or "sample" (x0-prediction) or "v" (see policy.schedule)
+    prediction: str = "epsilon"  # or "sample" (x0-prediction), "v" or "edm" (see policy.schedule)
+    # prediction=edm only: the noise scale (sigma / sqrt(abar)) where it turns from x0-like to
+    # epsilon-like; 1 makes it v-prediction (up to sign).
+    sigma_data: float = 0.5
     window_starts: str = "every_step"  # or "episode_start": train only on windows that start an episode
     # > 0 caps the weight that the loss gives a noise level's error in x0 (policy.trainer.loss_weights);
     # 0 keeps the prediction's own loss. With v-prediction, 1 is x0-prediction's loss.
@@ -70,6 +74,7 @@ class PolicyConfig:
         _check(self.prediction in PREDICTIONS, f"{key}.prediction", f"must be one of {', '.join(PREDICTIONS)}")
         _check(self.window_starts in WINDOW_STARTS, f"{key}.window_starts", f"must be one of {', '.join(WINDOW_STARTS)}")
         _check(self.loss_weight_cap >= 0, f"{key}.loss_weight_cap", "must be >= 0 (0: no cap)")
+        _check(self.sigma_data > 0, f"{key}.sigma_data", "must be > 0")
 
 
 @dataclass

@@ -31,7 +31,8 @@ class DiffusionPolicy(nn.Module):
         self.config = config
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.normalizer = normalizer
-        self.schedule = NoiseSchedule(config.num_diffusion_steps, prediction=config.prediction)
+        self.schedule = NoiseSchedule(config.num_diffusion_steps, prediction=config.prediction,
+                                      sigma_data=config.sigma_data)
         self.net = ConditionalUnet1D(
             action_dim, obs_dim, config.down_dims, config.kernel_size, config.n_groups, config.step_embed_dim
         )

@@ -3,11 +3,16 @@
 Noising is x_t = sqrt(abar_t) * x0 + sigma_t * eps with sigma_t = sqrt(1 - abar_t), so
 sigma lies in (0, 1) and every method's thresholds are given in sigma, not steps.
 
-The network predicts one of three equivalent targets (``PREDICTIONS``): ``epsilon``, the
-clean ``sample`` x0, or ``v`` = sqrt(abar_t) eps - sigma_t x0 (Salimans & Ho). They differ
-in how a network error reaches x0: fully at every level for ``sample``, scaled by
-sigma_t / sqrt(abar_t) for ``epsilon`` (large at high noise), by sigma_t for ``v`` -- so
-``v`` acts like x0-prediction at high noise and like epsilon-prediction at low noise.
+The network predicts one of four equivalent targets (``PREDICTIONS``): ``epsilon``, the
+clean ``sample`` x0, ``v`` = sqrt(abar_t) eps - sigma_t x0 (Salimans & Ho), or ``edm``,
+the residual F of EDM's preconditioning (Karras et al. 2022), x0 = c_skip x_t + c_out F,
+with the data scale d = ``sigma_data`` and noise scale n_t = sigma_t / sqrt(abar_t):
+c_skip = sqrt(abar_t) d^2 / (abar_t d^2 + sigma_t^2), c_out = sigma_t d / sqrt(abar_t d^2 + sigma_t^2)
+(F's target then has unit variance when x0 has std d). They differ in how a network error
+reaches x0: fully at every level for ``sample``, scaled by n_t for ``epsilon`` (large at
+high noise), by sigma_t for ``v``, by c_out ~ min(n_t, d) for ``edm`` -- so ``v`` and ``edm``
+act like x0-prediction at high noise and like epsilon-prediction at low noise, turning at
+n_t = 1 for ``v`` (which is ``edm`` with d = 1, up to sign) and at n_t = d for ``edm``.
 """
 
 from __future__ import annotations
@@ -39,11 +44,13 @@ def squaredcos_cap_v2_betas(num_steps: int, max_beta: float = 0.999) -> torch.Te
 class NoiseSchedule:
     """T-step VP schedule. Tensors are float64 for exact closed forms; cast on use."""
 
-    def __init__(self, num_steps: int = 100, prediction: str = "epsilon", clip_sample: bool = True):
+    def __init__(self, num_steps: int = 100, prediction: str = "epsilon", clip_sample: bool = True,
+                 sigma_data: float = 0.5):
         if prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
         self.num_steps = num_steps
         self.prediction = prediction
+        self.sigma_data = sigma_data
         self.clip_sample = clip_sample
         self.betas = squaredcos_cap_v2_betas(num_steps)
         self.alphas = 1.0 - self.betas
@@ -76,8 +83,19 @@ class NoiseSchedule:
         s = self._coef(self.sigmas, t, x0)
         return a * x0 + s * noise
 
+    def edm_coefficients(self, t: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """EDM's (c_skip, c_out) at step ``t`` for ``sigma_data`` (see the module docstring)."""
+        a = self._coef(self.alphas_cumprod.sqrt(), t, like)
+        s = self._coef(self.sigmas, t, like)
+        d = self.sigma_data
+        scale_sq = a * a * d * d + s * s
+        return a * d * d / scale_sq, s * d / scale_sq.sqrt()
+
     def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The regression target of the ordinary denoising loss for x_t = add_noise(x0, noise, t)."""
+        if self.prediction == "edm":
+            c_skip, c_out = self.edm_coefficients(t, x0)
+            return (x0 - c_skip * self.add_noise(x0, noise, t)) / c_out
         if self.prediction != "v":
             return noise if self.prediction == "epsilon" else x0
         return self._coef(self.alphas_cumprod.sqrt(), t, x0) * noise - self._coef(self.sigmas, t, x0) * x0
@@ -90,7 +108,10 @@ class NoiseSchedule:
 
     def x0_error_scale(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """How far an output error of 1 moves the implied x0 at step ``t``: 1 for ``sample``,
-        sigma_t / sqrt(abar_t) for ``epsilon``, sigma_t for ``v`` (shaped to broadcast on ``like``)."""
+        sigma_t / sqrt(abar_t) for ``epsilon``, sigma_t for ``v``, c_out for ``edm`` (shaped
+        to broadcast on ``like``)."""
+        if self.prediction == "edm":
+            return self.edm_coefficients(t, like)[1]
         s = self._coef(self.sigmas, t, like)
         if self.prediction == "sample":
             return torch.ones_like(s)
@@ -99,6 +120,9 @@ class NoiseSchedule:
     def predict_x0(self, model_out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if self.prediction == "sample":
             x0 = model_out
+        elif self.prediction == "edm":
+            c_skip, c_out = self.edm_coefficients(t, x_t)
+            x0 = c_skip * x_t + c_out * model_out
         else:
             a = self._coef(self.alphas_cumprod.sqrt(), t, x_t)
             s = self._coef(self.sigmas, t, x_t)

@@ -1,11 +1,12 @@
 """Study script (results/maze/STUDY.md): which denoising steps make a maze policy jittery?
 
 Evaluates trained maze checkpoints twice on the same validation-stream seeds (never the
-test seeds): with the run's DDIM schedule (8 steps, t = 84 ... 12, 0), and with the last
-step dropped (t = 84 ... 12, x0 taken from the t = 12 prediction). For ambient with
-sigma_min = 0.074 (t = 3) the dropped step at t = 0 is the only one its clean-only band
-serves; if dropping it removes ambient's extra jitter, the clean-only low-noise denoiser
-is where it comes from.
+test seeds): with the run's DDIM schedule (8 steps, t = 84 ... 12, 0), with the last
+step dropped (t = 84 ... 12, x0 taken from the t = 12 prediction), and with the last step
+split into four (t = 84 ... 12, 3, 2, 1, 0). For ambient with sigma_min = 0.074 (t = 3)
+the step at t = 0 is the only one its clean-only band serves; if dropping it removes
+ambient's extra jitter, the clean-only low-noise denoiser is where it comes from, and the
+split schedule shows whether smaller steps through that band help.
 
     python results/maze/study/low_noise_steps.py RUN_DIR [RUN_DIR ...] [--n 500]
 """
@@ -38,14 +39,17 @@ def main() -> None:
         policy = policy_from_checkpoint(load_checkpoint(run_dir / "checkpoint.pt"))
         full = policy.schedule.ddim_timesteps(8)
         rows = {}
-        for label, steps in (("all 8 steps", full), ("without t=0", [t for t in full if t > 0])):
+        above_band = [t for t in full if t > 3]
+        schedules = (("all 8 steps", full), ("without t=0", [t for t in full if t > 0]),
+                     ("t=3,2,1,0 end", above_band + [3, 2, 1, 0]))
+        for label, steps in schedules:
             policy.schedule.ddim_timesteps = lambda n, steps=steps: steps
             task = TASKS.get(config["suite"]["task"])(**config["suite"]["task_params"])
             out = evaluate(policy, task, seeds, EvalConfig(n_test=args.n, inference_steps=8, batch_size=1000),
                            progress=False)
             rows[label] = out["aggregate"]
         for label, agg in rows.items():
-            print(f"{run_dir.name:45s} {label:12s} success {100 * agg['success_rate']:5.1f} %  "
+            print(f"{run_dir.name:45s} {label:13s} success {100 * agg['success_rate']:5.1f} %  "
                   f"acc2 {agg['accel_sq_mean']:6.1f}  collisions {100 * agg['collision_rate']:4.1f} %")
 
 

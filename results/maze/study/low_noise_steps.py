@@ -8,7 +8,10 @@ the step at t = 0 is the only one its clean-only band serves; if dropping it rem
 ambient's extra jitter, the clean-only low-noise denoiser is where it comes from, and the
 split schedule shows whether smaller steps through that band help.
 
-    python results/maze/study/low_noise_steps.py RUN_DIR [RUN_DIR ...] [--n 500]
+With ``--ddpm`` it also samples with stochastic DDPM over all T steps (the authors'
+evaluation sampler), which gives the clean-only band its four steps t = 3 ... 0.
+
+    python results/maze/study/low_noise_steps.py RUN_DIR [RUN_DIR ...] [--n 500] [--ddpm]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--n", type=int, default=500, help="validation-stream trials per policy")
+    parser.add_argument("--ddpm", action="store_true", help="also sample with DDPM over all T steps")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = split_seeds("validation", args.n)
@@ -40,13 +44,16 @@ def main() -> None:
         full = policy.schedule.ddim_timesteps(8)
         rows = {}
         above_band = [t for t in full if t > 3]
-        schedules = (("all 8 steps", full), ("without t=0", [t for t in full if t > 0]),
-                     ("t=3,2,1,0 end", above_band + [3, 2, 1, 0]))
-        for label, steps in schedules:
-            policy.schedule.ddim_timesteps = lambda n, steps=steps: steps
+        schedules = [("all 8 steps", full, "ddim"), ("without t=0", [t for t in full if t > 0], "ddim"),
+                     ("t=3,2,1,0 end", above_band + [3, 2, 1, 0], "ddim")]
+        if args.ddpm:
+            schedules.append((f"DDPM, {policy.schedule.num_steps}", None, "ddpm"))
+        for label, steps, sampler in schedules:
+            if steps is not None:
+                policy.schedule.ddim_timesteps = lambda n, steps=steps: steps
             task = TASKS.get(config["suite"]["task"])(**config["suite"]["task_params"])
-            out = evaluate(policy, task, seeds, EvalConfig(n_test=args.n, inference_steps=8, batch_size=1000),
-                           progress=False)
+            eval_config = EvalConfig(n_test=args.n, sampler=sampler, inference_steps=8, batch_size=1000)
+            out = evaluate(policy, task, seeds, eval_config, progress=False)
             rows[label] = out["aggregate"]
         for label, agg in rows.items():
             print(f"{run_dir.name:45s} {label:13s} success {100 * agg['success_rate']:5.1f} %  "

@@ -105,7 +105,8 @@ def test_edm_turns_from_x0_like_to_epsilon_like_at_sigma_data_and_is_v_at_one():
     sqrt(abar_t); its target has unit variance on data of std sigma_data; with sigma_data = 1
     it is v-prediction with the sign flipped."""
     t = torch.arange(100)
-    noise_scale = (NoiseSchedule(100).sigmas / NoiseSchedule(100).alphas_cumprod.sqrt()).view(-1, 1, 1)
+    base = NoiseSchedule(100)
+    noise_scale = (base.sigmas / base.alphas_cumprod.sqrt()).view(-1, 1, 1)
     like = torch.zeros(100, 1, 1, dtype=torch.float64)
     for d in (0.05, 0.1, 0.5):
         edm = NoiseSchedule(100, prediction="edm", clip_sample=False, sigma_data=d)

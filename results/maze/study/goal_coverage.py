@@ -22,7 +22,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 import torch
 
 from ambient_bench.config.sections import EvalConfig
@@ -62,18 +61,19 @@ def coverage_rows(records: list[dict], clean_goals: np.ndarray, edges_m: list[fl
     return rows
 
 
-def failed_rollouts(run_dir: Path, n: int) -> tuple[list[tuple[np.ndarray, str]], int]:
+def failed_rollouts(run_dir: Path, n: int) -> list[tuple[np.ndarray, str]]:
     """(positions (T, 2) m, outcome) of every failed rollout of the run's checkpoint on ``n``
-    validation-stream seeds, and how many rollouts there were."""
+    validation-stream seeds."""
     config = json.loads((run_dir / "config.json").read_text())
     policy = policy_from_checkpoint(load_checkpoint(run_dir / "checkpoint.pt"))
     task = TASKS.get(config["suite"]["task"])(**config["suite"]["task_params"])
+    # one batch of n episodes, so the task still holds every episode's positions afterwards
     eval_config = EvalConfig(**{**config["suite"]["eval"], "batch_size": n})
     records = evaluate(policy, task, split_seeds("validation", n), eval_config, progress=False)["records"]
-    return [(task.positions[i, : task.steps[i] + 1], r["outcome"]) for i, r in enumerate(records) if not r["success"]], n
+    return [(task.positions[i, : task.steps[i] + 1], r["outcome"]) for i, r in enumerate(records) if not r["success"]]
 
 
-def plot_failures(runs: dict[str, tuple[list[tuple[np.ndarray, str]], int]], plans: list[np.ndarray],
+def plot_failures(runs: dict[str, list[tuple[np.ndarray, str]]], n: int, plans: list[np.ndarray],
                   layout_name: str, path: Path) -> None:
     """One panel per run: the clean plans (grey) and its failed rollouts by outcome, each
     ending in a cross where it collided or timed out."""
@@ -85,7 +85,7 @@ def plot_failures(runs: dict[str, tuple[list[tuple[np.ndarray, str]], int]], pla
 
     layout = load_layout(layout_name)
     fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 4.4), squeeze=False)
-    for ax, (name, (failed, n)) in zip(axes[0], runs.items()):
+    for ax, (name, failed) in zip(axes[0], runs.items()):
         draw_walls(ax, layout, f"{name}\n{len(failed)} of {n} validation rollouts failed")
         for plan in plans:
             ax.plot(plan[:, 0], plan[:, 1], "-", color="0.65", lw=0.6, alpha=0.7)
@@ -122,10 +122,10 @@ def main() -> None:
         torch.set_num_threads(1)
         config = json.loads((args.run_dirs[0] / "config.json").read_text())
         failures = {d.name: failed_rollouts(d, args.n) for d in args.run_dirs}
-        for name, (failed, n) in failures.items():
+        for name, failed in failures.items():
             counts = {o: sum(outcome == o for _, outcome in failed) for o in ("collision", "timeout")}
-            print(f"{name}: {n} validation rollouts, {counts['collision']} collisions, {counts['timeout']} timeouts")
-        plot_failures(failures, plans, config["suite"]["task_params"].get("layout", DEFAULT_LAYOUT), args.figure)
+            print(f"{name}: {args.n} validation rollouts, {counts['collision']} collisions, {counts['timeout']} timeouts")
+        plot_failures(failures, args.n, plans, config["suite"]["task_params"].get("layout", DEFAULT_LAYOUT), args.figure)
         print(f"figure: {args.figure}")
 
 

@@ -63,3 +63,21 @@ def test_exponent_floats_without_a_dot_are_numbers():
     """YAML 1.1 would read 1e-3 as a string and the strict check would reject a valid lr."""
     suite = load_suite("maze", "smoke", ["train.lr=1e-3", "train.weight_decay=2E-6"])
     assert suite.train.lr == 0.001 and suite.train.weight_decay == 2e-6
+
+
+def test_presets_merge_as_json_merge_patch():
+    """A null removes a key (a preset leaves out a baseline); mappings merge; values replace."""
+    from ambient_bench.config.suites import deep_merge
+
+    base = {"baselines": {"clean_only": {}, "locality": {"grid": {"sigma_max": [0.2]}}}, "steps": 5}
+    update = {"baselines": {"clean_only": None, "locality": {"grid": {"sigma_max": [0.462]}}},
+              "steps": 15, "new": {"a": None, "b": 1}}
+    assert deep_merge(base, update) == {"baselines": {"locality": {"grid": {"sigma_max": [0.462]}}},
+                                        "steps": 15, "new": {"b": 1}}
+    assert base["baselines"]["clean_only"] == {}  # the base is not changed
+
+
+def test_binsort_quick_runs_the_rows_its_targets_name():
+    quick, paper = load_suite("binsort", "quick"), load_suite("binsort", "paper")
+    assert list(quick.baselines) == ["clean_only", "corrupt_only", "cotrain", "locality"]
+    assert "locality_task_conditioned" in paper.baselines

@@ -26,10 +26,15 @@ def suite_names() -> list[str]:
 
 
 def deep_merge(base: dict, update: dict) -> dict:
+    """``update`` merged into a copy of ``base``, as a JSON Merge Patch (RFC 7396): mappings
+    merge key by key, a null removes the key (so a preset can leave out a baseline), and any
+    other value replaces it."""
     out = copy.deepcopy(base)
     for k, v in update.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict):
+            out[k] = deep_merge(out[k] if isinstance(out.get(k), dict) else {}, v)
         else:
             out[k] = copy.deepcopy(v)
     return out

@@ -79,6 +79,27 @@ def test_second_invocation_does_no_work(smoke_run, monkeypatch):
     Runner(smoke_run.plan.suite, "smoke", smoke_run.root.parent.parent, progress=False).run()
 
 
+def test_cached_evaluation_is_reused_only_when_whole_and_made_the_same_way(tmp_path, caplog):
+    """A stored evaluation is a cache: a different key or trial count, or a damaged file, is
+    recomputed, each with one line that says why."""
+    path = tmp_path / "eval-test.json"
+    stored = {"records": [{"success": True}] * 3, "aggregate": {"success_rate": 1.0}, "key": "k"}
+    path.write_text(json.dumps(stored))
+    assert jobs.read_eval(path, "k", 3) == stored
+    with caplog.at_level("INFO", logger=jobs.log.name):
+        assert jobs.read_eval(path, "other", 3) is None
+        assert jobs.read_eval(path, "k", 5) is None
+        path.write_text(json.dumps({"records": 3}))
+        assert jobs.read_eval(path, "k", 3) is None
+        path.write_text('{"records": [')
+        assert jobs.read_eval(path, "k", 3) is None
+    assert [r.getMessage().split(": ", 1)[1] for r in caplog.records] == [
+        "the checkpoint or the evaluation settings changed",
+        "it holds 3 trials, this evaluation asks for 5",
+        "malformed (no records or aggregate)",
+        "the file is not valid JSON (truncated?)"]
+
+
 def test_swapped_checkpoints_are_both_re_evaluated(smoke_run, monkeypatch):
     """An evaluation is keyed by its checkpoint's bytes: replacing a checkpoint (a retrain, new
     code) re-evaluates it, and the evaluator is deterministic, so the swapped pair trade results."""

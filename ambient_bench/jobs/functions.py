@@ -168,8 +168,12 @@ def read_eval(path: Path, key: str, n_trials: int) -> dict[str, Any] | None:
         log.warning("recomputing %s: the file is not valid JSON (truncated?)", path)
         return None
     if not (isinstance(result, dict) and isinstance(result.get("records"), list)
-            and isinstance(result.get("aggregate"), dict) and len(result["records"]) == n_trials):
-        log.warning("recomputing %s: malformed or incomplete", path)
+            and isinstance(result.get("aggregate"), dict)):
+        log.warning("recomputing %s: malformed (no records or aggregate)", path)
+        return None
+    if len(result["records"]) != n_trials:
+        log.info("recomputing %s: it holds %d trials, this evaluation asks for %d", path,
+                 len(result["records"]), n_trials)
         return None
     if result.get("key") != key:
         log.info("recomputing %s: the checkpoint or the evaluation settings changed", path)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from .. import logs
 from ..config.sections import ConfigError, SuiteConfig
 from ..config.suites import PRESETS, load_suite, suite_names
 from ..data import DatasetError, remove_temp_files
@@ -101,9 +102,7 @@ def parser() -> argparse.ArgumentParser:
 
 def configure_logging(verbose: bool) -> None:
     """Our INFO lines (DEBUG with -v); other libraries only from WARNING up, Drake's INFO with -v."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
-    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logs.configure(logging.DEBUG if verbose else logging.INFO)
     import pydrake.common  # noqa: F401  (importing pydrake sets its logger to INFO: set it afterwards)
 
     logging.getLogger("drake").setLevel(logging.INFO if verbose else logging.WARNING)

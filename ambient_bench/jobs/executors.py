@@ -14,6 +14,17 @@ from typing import Any, Callable, Protocol, Sequence
 
 from tqdm.auto import tqdm
 
+from .. import logs
+
+
+log = logging.getLogger(__name__)
+
+
+def report_done(progress: bool, desc: str, n_done: int, n_jobs: int) -> None:
+    """Without progress bars (``--no-progress``, e.g. into a log file), one line per finished job."""
+    if not progress and n_jobs > 1:
+        log.info("%s: %d of %d jobs done", desc, n_done, n_jobs)
+
 
 class JobLostError(RuntimeError):
     """A job whose worker kept dying (killed, out of memory, node lost) until its retries ran out."""
@@ -40,18 +51,21 @@ class InProcessExecutor:
         try:
             for job in tqdm(jobs, desc=desc, leave=False, disable=not self.progress or len(jobs) <= 1):
                 results.append(fn(job))
+                report_done(self.progress, desc, len(results), len(jobs))
         except KeyboardInterrupt:
             raise Interrupted(desc, len(results), len(jobs)) from None
         return results
 
 
-def _init_worker(drake_log_level: int) -> None:
+def _init_worker(drake_log_level: int, package_log_level: int) -> None:
     """Workers leave Ctrl-C to the parent, which stops them all, and die at once on SIGTERM.
-    A fork-server worker does not inherit the parent's logging: it filters Drake's records
-    at the parent's level. A filter, not a level: importing pydrake (later, in a job) resets
-    the level to INFO but keeps the logger's filters, and the worker need not import it now."""
+    A fork-server worker does not inherit the parent's logging: it logs in the command
+    line's format at the parent's level, and filters Drake's records at the parent's level.
+    A filter, not a level: importing pydrake (later, in a job) resets the level to INFO but
+    keeps the logger's filters, and the worker need not import it now."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    logs.configure(package_log_level)
     logging.getLogger("drake").addFilter(lambda record: record.levelno >= drake_log_level)
 
 
@@ -91,7 +105,8 @@ class ProcessPoolJobExecutor:
             return InProcessExecutor(self.progress).map(fn, jobs, desc)
         pool = ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=worker_context(),
                                    initializer=_init_worker,
-                                   initargs=(logging.getLogger("drake").getEffectiveLevel(),))
+                                   initargs=(logging.getLogger("drake").getEffectiveLevel(),
+                                             logging.getLogger("ambient_bench").getEffectiveLevel()))
         futures = [pool.submit(fn, job) for job in jobs]
         n_done = 0
         try:
@@ -99,6 +114,7 @@ class ProcessPoolJobExecutor:
                                disable=not self.progress):
                 future.result()  # a failed job stops the stage now
                 n_done += 1
+                report_done(self.progress, desc, n_done, len(jobs))
         except KeyboardInterrupt:
             stop_workers(pool)
             raise Interrupted(desc, n_done, len(jobs)) from None

@@ -28,7 +28,7 @@ from ray.exceptions import RayError, RayTaskError
 from tqdm.auto import tqdm
 
 from ..config.sections import ResourcesConfig
-from .executors import Interrupted, JobLostError
+from .executors import Interrupted, JobLostError, report_done
 from .functions import run_eval, run_shard, run_train
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ class RayExecutor:
                         raise self._job_error(err, desc, job_of[done[0]]) from None
                     n_done += 1
                     bar.update(1)
+                    report_done(self.progress, desc, n_done, len(jobs))
         except KeyboardInterrupt:
             cancel(pending)
             raise Interrupted(desc, n_done, len(jobs)) from None

@@ -1,0 +1,33 @@
+"""Local executors: what a run without progress bars tells its log, and worker log lines."""
+
+import functools
+import json
+import logging
+import re
+
+from ambient_bench.jobs import functions as jobs
+from ambient_bench.jobs.executors import InProcessExecutor, ProcessPoolJobExecutor
+
+
+def test_without_progress_bars_each_finished_job_is_one_log_line(caplog):
+    with caplog.at_level(logging.INFO, logger="ambient_bench.jobs.executors"):
+        assert InProcessExecutor(progress=False).map(str, [1, 2], "demo") == ["1", "2"]
+        InProcessExecutor(progress=True).map(str, [1, 2], "bars")
+    assert [r.getMessage() for r in caplog.records] == ["demo: 1 of 2 jobs done", "demo: 2 of 2 jobs done"]
+
+
+def test_workers_log_in_the_command_lines_format_at_its_level(tmp_path, capfd, monkeypatch):
+    """A fork-server worker starts with no logging: an INFO line of a job (here a recomputed
+    evaluation) must reach stderr formatted like the parent's lines, not be dropped."""
+    paths = []
+    for name in ("a", "b"):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps({"records": [{}] * 3, "aggregate": {}, "key": "k"}))
+    monkeypatch.setattr(logging.getLogger("ambient_bench"), "level", logging.INFO)
+    results = ProcessPoolJobExecutor(2, progress=False).map(
+        functools.partial(jobs.read_eval, key="k", n_trials=5), paths, "read")
+    assert results == [None, None]
+    err = capfd.readouterr().err
+    for path in paths:
+        assert re.search(rf"^\d\d:\d\d:\d\d INFO ambient_bench\.jobs\.functions: recomputing {re.escape(str(path))}: "
+                         r"it holds 3 trials, this evaluation asks for 5$", err, re.MULTILINE), err

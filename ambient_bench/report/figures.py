@@ -66,8 +66,7 @@ def plot_pareto(plan: Plan, summary: pd.DataFrame, path: Path) -> None:
                             cfg.pareto_x_better == "lower")
     ax.scatter(points[cfg.pareto_x][all_front], points[cfg.pareto_y][all_front], s=200, facecolors="none",
                edgecolors="k", label="non-dominated")
-    paper = [(entry, values[cfg.pareto_x], values[cfg.pareto_y]) for entry, values in plan.suite.paper.items()
-             if isinstance(values.get(cfg.pareto_x), (int, float)) and isinstance(values.get(cfg.pareto_y), (int, float))]
+    paper = paper_points(plan, set(points.baseline), cfg.pareto_x, cfg.pareto_y)
     for i, (entry, x, y) in enumerate(paper):
         ax.scatter([x], [y], marker="*", s=90, color="0.5", label="paper" if i == 0 else None, zorder=1)
         ax.annotate(f"paper: {entry}", (x, y), fontsize=6, color="0.4", xytext=(3, -8), textcoords="offset points")
@@ -81,6 +80,13 @@ def plot_pareto(plan: Plan, summary: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
+
+
+def paper_points(plan: Plan, entries: set[str], x: str, y: str) -> list[tuple[str, float, float]]:
+    """The paper's (entry, x, y) for the entries this run drew, so a preset that leaves entries
+    out is not crowded by paper points it has nothing to compare with."""
+    return [(entry, values[x], values[y]) for entry, values in plan.suite.paper.items()
+            if entry in entries and isinstance(values.get(x), (int, float)) and isinstance(values.get(y), (int, float))]
 
 
 def plot_breakdown(plan: Plan, summary: pd.DataFrame, path: Path) -> bool:

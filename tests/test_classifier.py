@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from ambient_bench.classifier.annotation import CHUNK_FEATURES
 from ambient_bench.classifier.model import ClassifierConfig
 from ambient_bench.classifier.sigma_min import annotate_sigma_min, choose_sigma_min, moving_average, plot_p_clean
 from ambient_bench.classifier.training import p_clean_curves, train_classifier
@@ -150,6 +151,19 @@ def test_per_datapoint_separates_a_mixed_corrupt_set(clean):
     assert identical < 0.1 and jittered > identical + 0.3, (identical, jittered)
     per_bucket, info = annotate_sigma_min(curves, SIGMAS, granularity="bucket", n_buckets=2)
     assert per_bucket[:half].mean() < per_bucket[half:].mean() - 0.2, info
+
+
+def test_centred_features_ignore_where_a_chunk_lies(clean):
+    """The same kind of motion in another place: absolute chunks tell the sets apart even
+    under heavy noise (a shift survives it), centred ones cannot tell them apart at all."""
+    elsewhere = smooth_chunks(N, seed=6) + 0.5
+    centred = [torch.from_numpy(CHUNK_FEATURES["centred"](x.numpy())) for x in (clean, elsewhere)]
+    assert torch.allclose(centred[1].mean(dim=1), torch.zeros(N, ACTION_DIM), atol=1e-6)
+    _, absolute_report = classify(clean, elsewhere)
+    _, centred_report = classify(*centred)
+    assert absolute_report["held_out_sigma_min"] > 0.3, absolute_report["held_out_sigma_min"]
+    assert centred_report["held_out_sigma_min"] < 0.1, centred_report["held_out_sigma_min"]
+    assert centred_report["accuracy"] < 0.55 < absolute_report["accuracy"]
 
 
 TINY = ClassifierConfig(hidden_channels=8, n_blocks=1, steps=20, batch_size=32, n_noise_draws=1)

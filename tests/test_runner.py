@@ -163,6 +163,7 @@ def test_resume_after_kill_between_jobs_and_inside_writes(smoke_run):
     (["--suite", "maze", "--preset", "huge"], "valid presets"),
     (["--suite", "maze", "--baselines", "clean_only,ambiant"], "valid: clean_only"),
     (["--suite", "maze", "--set", "train.stepz=3"], "train.stepz"),
+    (["--suite", "maze", "--set", "classifier.features=relative"], "not one of absolute, centred"),
 ])
 def test_cli_bad_input_exits_2_with_valid_names(args, message, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ambient_bench.run", *args, "--out", str(tmp_path)],

@@ -44,6 +44,15 @@ def chunk_windows(ds: Dataset, horizon: int, stride: int) -> tuple[np.ndarray, n
     return start, ds.action[idx]
 
 
+def centred(chunks: np.ndarray) -> np.ndarray:
+    """Each chunk (n, H, A) minus its own mean action: its shape in time, not its place."""
+    return chunks - chunks.mean(axis=1, keepdims=True)
+
+
+# ClassifierConfig.features -> what the classifier sees of a normalised chunk (n, H, A).
+CHUNK_FEATURES = {"absolute": lambda chunks: chunks, "centred": centred}
+
+
 def annotate_pair(clean: Dataset, corrupt: Dataset, horizon: int, num_steps: int, config: ClassifierConfig,
                   figure_dir: Path, key: str) -> dict[str, Any]:
     """Train the classifier and write all three granularities onto ``corrupt``."""
@@ -51,7 +60,10 @@ def annotate_pair(clean: Dataset, corrupt: Dataset, horizon: int, num_steps: int
     stride = horizon  # non-overlapping windows: every step belongs to exactly one datapoint
     clean_start, clean_chunks = chunk_windows(clean, horizon, stride)
     corrupt_start, corrupt_chunks = chunk_windows(corrupt, horizon, stride)
-    to_tensor = lambda a: torch.from_numpy(normalizer.normalize_action(a))  # noqa: E731
+    if config.features not in CHUNK_FEATURES:
+        raise ValueError(f"classifier.features must be one of {', '.join(CHUNK_FEATURES)}, got {config.features!r}")
+    view = CHUNK_FEATURES[config.features]
+    to_tensor = lambda a: torch.from_numpy(view(normalizer.normalize_action(a)))  # noqa: E731
     schedule = NoiseSchedule(num_steps)
     model, report = train_classifier(
         to_tensor(clean_chunks), to_tensor(corrupt_chunks), schedule, config,

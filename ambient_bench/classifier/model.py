@@ -33,6 +33,11 @@ class ClassifierConfig:
     tau: float = 0.05
     smoothing: int = 7  # moving-average window (grid steps) along sigma for per-datapoint curves
     n_buckets: int = 8
+    # What the classifier sees of a chunk. "absolute": the actions as the policy sees them.
+    # "centred": each chunk minus its mean action, so where in the world a chunk lies cannot
+    # tell the datasets apart, only how it moves (maze: clean plans from random starts vs
+    # corrupt plans from a fixed start differ mostly in place; results/maze/STUDY.md).
+    features: str = "absolute"
 
 
 class FiLMConvBlock(nn.Module):

@@ -10,6 +10,7 @@ The first problem is a ``ConfigError`` naming the key, the bad value and the val
 
 from __future__ import annotations
 
+from ..classifier.annotation import CHUNK_FEATURES
 from ..classifier.model import ClassifierConfig
 from ..config.sections import ConfigError, SuiteConfig
 from ..config.typed import check_call_params, from_dict
@@ -26,7 +27,9 @@ def validate_run(plan: Plan) -> None:
     suite = plan.suite
     metrics = check_task(suite, "")
     check_metrics(suite, metrics)
-    from_dict(ClassifierConfig, suite.classifier, "classifier")
+    classifier = from_dict(ClassifierConfig, suite.classifier, "classifier")
+    if classifier.features not in CHUNK_FEATURES:
+        raise ConfigError(f"classifier.features: {classifier.features!r} is not one of {', '.join(CHUNK_FEATURES)}")
     for i, entry in enumerate(suite.report.pareto_sweeps):
         if entry not in suite.baselines:
             raise ConfigError(f"report.pareto_sweeps[{i}]: {entry!r} is not an entry of the suite; "

@@ -12,7 +12,7 @@ stage's chunks three ways and prints held-out accuracy and the per-dataset sigma
   detrended  each chunk minus its least-squares line: location and mean velocity removed.
 
     python results/maze/study/classifier_features.py CLEAN_DATA_DIR CORRUPT_DATA_DIR \
-        [--preset quick] [--set KEY=VALUE ...]
+        [--suite maze] [--preset quick] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("clean_dir")
     p.add_argument("corrupt_dir")
+    p.add_argument("--suite", default="maze", help="the suite whose classifier and horizon to use")
     p.add_argument("--preset", default="quick")
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args()
-    suite = load_suite("maze", args.preset, args.overrides)
+    suite = load_suite(args.suite, args.preset, args.overrides)
     config = ClassifierConfig(**suite.classifier)
     clean, corrupt = load_dataset(args.clean_dir), load_dataset(args.corrupt_dir)
     normalizer = Normalizer.fit([clean.obs, corrupt.obs], [clean.action, corrupt.action])

@@ -60,9 +60,7 @@ def annotate_pair(clean: Dataset, corrupt: Dataset, horizon: int, num_steps: int
     stride = horizon  # non-overlapping windows: every step belongs to exactly one datapoint
     clean_start, clean_chunks = chunk_windows(clean, horizon, stride)
     corrupt_start, corrupt_chunks = chunk_windows(corrupt, horizon, stride)
-    if config.features not in CHUNK_FEATURES:
-        raise ValueError(f"classifier.features must be one of {', '.join(CHUNK_FEATURES)}, got {config.features!r}")
-    view = CHUNK_FEATURES[config.features]
+    view = CHUNK_FEATURES[config.features]  # its name is checked with the run's config (pipeline.checks)
     to_tensor = lambda a: torch.from_numpy(view(normalizer.normalize_action(a)))  # noqa: E731
     schedule = NoiseSchedule(num_steps)
     model, report = train_classifier(

@@ -6,7 +6,7 @@ import numpy as np
 
 from ambient_bench.config.suites import load_suite
 from ambient_bench.jobs.plan import Plan
-from ambient_bench.report.figures import paper_points, pareto_mask
+from ambient_bench.report.figures import paper_points, pareto_mask, place_labels
 
 
 def test_pareto_mask_keeps_exactly_the_non_dominated_points():
@@ -23,3 +23,33 @@ def test_paper_points_are_drawn_only_for_entries_the_run_has(tmp_path):
     points = paper_points(plan, {"clean_only", "locality", "not_in_the_paper"}, "logic_rate", "motion_rate")
     assert points == [("clean_only", 0.986, 0.619), ("locality", 0.982, 0.950)]
     assert len(paper_points(plan, set(plan.suite.paper), "logic_rate", "motion_rate")) == len(plan.suite.paper)
+
+
+def test_labels_of_points_that_nearly_coincide_do_not_overlap():
+    """The maze's ambient winner, classifier and co-training points sit within a few pixels;
+    at the default offset their labels overlapped (the first quick report's pareto.png)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    x, y = np.array([13.7, 14.0, 23.6, 23.3, 25.5]), np.array([0.966, 0.963, 0.964, 0.966, 0.912])
+    ax.scatter(x, y)
+    ax.set_xlim(0, 150)
+    ax.set_ylim(0.45, 1.02)
+    fig.tight_layout()
+    texts = ["sigma_min=0.074", "granularity=dataset", "alpha=0.019", "corrupt_only", "sigma_min=0.2"]
+    labels = place_labels(ax, [(t, a, b, {"fontsize": 7}) for t, a, b in zip(texts, x, y)])
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [Text.get_window_extent(label, renderer) for label in labels]  # the text, not its leader line
+    frame = ax.get_window_extent(renderer)
+    assert [label.get_text() for label in labels] == texts
+    for i, box in enumerate(boxes):
+        assert frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1), texts[i]
+        for j in range(i):
+            assert not box.overlaps(boxes[j]), (texts[i], texts[j])
+    plt.close(fig)

@@ -67,19 +67,66 @@ def plot_pareto(plan: Plan, summary: pd.DataFrame, path: Path) -> None:
     ax.scatter(points[cfg.pareto_x][all_front], points[cfg.pareto_y][all_front], s=200, facecolors="none",
                edgecolors="k", label="non-dominated")
     paper = paper_points(plan, set(points.baseline), cfg.pareto_x, cfg.pareto_y)
+    labels = []
     for i, (entry, x, y) in enumerate(paper):
         ax.scatter([x], [y], marker="*", s=90, color="0.5", label="paper" if i == 0 else None, zorder=1)
-        ax.annotate(f"paper: {entry}", (x, y), fontsize=6, color="0.4", xytext=(3, -8), textcoords="offset points")
+        labels.append((f"paper: {entry}", x, y, {"fontsize": 6, "color": "0.4"}))
     for _, row in points.iterrows():
         if row.params != "-":  # every hyper-parameter, e.g. sigma_max=0.9,sigma_min=0.2
-            ax.annotate(row.params, (row[cfg.pareto_x], row[cfg.pareto_y]), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
+            labels.append((row.params, row[cfg.pareto_x], row[cfg.pareto_y], {"fontsize": 7}))
     better = "lower" if cfg.pareto_x_better == "lower" else "higher"
     ax.set_title(f"{plan.suite.name} / {plan.preset}: test mean per configuration ({better} {cfg.pareto_x} is better)")
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
+    place_labels(ax, labels)
     save_figure(fig, path)
     plt.close(fig)
+
+
+# Where a label may sit around its point (offset in points, then its alignment), nearest first;
+# further rings repeat these at growing distances, with a leader line back to the point.
+LABEL_SPOTS = [((5, 3), "left", "bottom"), ((5, -3), "left", "top"), ((-5, 3), "right", "bottom"),
+               ((-5, -3), "right", "top"), ((0, 7), "center", "bottom"), ((0, -7), "center", "top")]
+LABEL_RINGS = (1, 3, 5, 8)
+POINT_RADIUS_PT = 4.0  # a plotted point's half-size, which no label may cover
+
+
+def place_labels(ax, labels: list[tuple[str, float, float, dict[str, Any]]]) -> list[Any]:
+    """Annotate each (text, x, y, style) at the first spot around its point where it stays
+    inside the axes and overlaps neither a label placed before it nor another plotted point,
+    so points that sit close together (a sweep's winner and the classifier's sigma_min) get
+    readable labels; a label with no free spot takes the nearest. Call once the layout is
+    final: it measures the text on the canvas."""
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    radius = ax.figure.dpi / 72 * POINT_RADIUS_PT
+    dots = np.concatenate([c.get_transform().transform(c.get_offsets()) for c in ax.collections] or [np.zeros((0, 2))])
+    boxes, placed = [], []
+    for text, x, y, style in labels:
+        anchor = ax.transData.transform((x, y))
+        others = dots[np.hypot(*(dots - anchor).T) > 1.0]  # every point but the label's own
+
+        def fits(box) -> bool:
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            covers = ((box.x0 - radius < others[:, 0]) & (others[:, 0] < box.x1 + radius)
+                      & (box.y0 - radius < others[:, 1]) & (others[:, 1] < box.y1 + radius)).any()
+            return inside and not covers and not any(box.overlaps(other) for other in boxes)
+
+        spots = [(ring, spot) for ring in LABEL_RINGS for spot in LABEL_SPOTS]
+        spots.append(spots[0])  # no free spot: the nearest, overlapping
+        for i, (ring, ((dx, dy), ha, va)) in enumerate(spots):
+            where = {"xytext": (dx * ring, dy * ring), "textcoords": "offset points", "ha": ha, "va": va, **style}
+            label = ax.annotate(text, (x, y), **where)
+            box = label.get_window_extent(renderer)  # the text alone: measured before any leader line
+            if fits(box) or i == len(spots) - 1:
+                break
+            label.remove()
+        if ring > 1:  # far from its point: redrawn with a leader line back to it
+            label.remove()
+            label = ax.annotate(text, (x, y), **where, arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5})
+        boxes.append(box)
+        placed.append(label)
+    return placed
 
 
 def paper_points(plan: Plan, entries: set[str], x: str, y: str) -> list[tuple[str, float, float]]:

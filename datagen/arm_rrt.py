@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ambient_bench.datagen.maze_rrt import ompl_seed
+from ambient_bench.datagen.ompl_seeding import ompl_seed, seeded_ompl
 from ambient_bench.envs.arm import (EDGE_STEP_RAD, N_JOINTS, Q_LOWER, Q_UPPER, SLOTS, ArmScene, Problem, check_slots,
                                     plan_episodes, resample_uniform)
 from ambient_bench.registry import GENERATORS
@@ -35,12 +35,9 @@ def plan_rrt_connect(scene: ArmScene, q_start: np.ndarray, q_goal: np.ndarray, s
     ``simplify`` runs OMPL's shortcutting (the trajopt fallback seed wants a short path;
     the corrupt data must stay raw).
     """
-    from ompl import base as ob, geometric as og, util as ou
+    from ompl import base as ob, geometric as og
 
-    level = ou.getLogLevel()
-    ou.setLogLevel(ou.LOG_NONE)  # re-seeding OMPL's global RNG logs an error; intended here
-    ou.RNG.setSeed(seed)
-    try:
+    with seeded_ompl(seed):
         space = ob.RealVectorStateSpace(N_JOINTS)
         bounds = ob.RealVectorBounds(N_JOINTS)
         for j in range(N_JOINTS):
@@ -74,8 +71,6 @@ def plan_rrt_connect(scene: ArmScene, q_start: np.ndarray, q_goal: np.ndarray, s
         if simplify:
             og.PathSimplifier(si).simplifyMax(path)
         waypoints = np.array([[path.getState(i)[j] for j in range(N_JOINTS)] for i in range(path.getStateCount())])
-    finally:
-        ou.setLogLevel(level)
     waypoints[-1] = q_goal
     return waypoints
 

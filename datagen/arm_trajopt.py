@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ambient_bench.datagen.arm_rrt import plan_rrt_connect
-from ambient_bench.datagen.maze_rrt import ompl_seed
+from ambient_bench.datagen.ompl_seeding import ompl_seed
 from ambient_bench.envs.arm import (IK_CLEARANCE_M, N_JOINTS, N_WAYPOINTS, Q_LOWER, Q_UPPER, SLOTS, VELOCITY_LIMIT,
                                     ArmScene, Problem, check_slots, plan_episodes, resample_uniform)
 from ambient_bench.registry import GENERATORS

@@ -22,13 +22,13 @@ function of its seed (and ``tree_seed``).
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 import functools
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from ambient_bench.datagen.ompl_seeding import ompl_seed, seeded_ompl
 from ambient_bench.envs.maze_layout import DEFAULT_LAYOUT
 from ambient_bench.envs.maze import (
     DT_S, MAX_SPEED_M_S, Layout, load_layout, plan_episodes, resample_polyline, segment_collides,
@@ -38,31 +38,10 @@ from ambient_bench.registry import GENERATORS
 from ambient_bench.task import GeneratorOutput
 
 
-def ompl_seed(seed: int, attempt: int) -> int:
-    """A non-zero 32-bit OMPL seed derived from the episode seed and the attempt number."""
-    return int(np.random.SeedSequence([int(seed), attempt]).generate_state(1)[0]) or 1
-
-
 TREES = ("per_plan", "shared")
 TIMINGS = ("constant_speed", "per_vertex")
 # Tree vertices tried, nearest first, when joining a start or goal to the shared tree.
 N_JOIN_CANDIDATES = 64
-
-
-@contextlib.contextmanager
-def seeded_ompl(seed: int) -> Iterator[None]:
-    """OMPL seeds every new RNG from one global generator: re-seeding it before building a
-    planner makes that planner deterministic. OMPL logs an error when the generator is
-    re-seeded after first use; here that is intended, so its log is silenced meanwhile."""
-    from ompl import util as ou
-
-    level = ou.getLogLevel()
-    ou.setLogLevel(ou.LOG_NONE)
-    ou.RNG.setSeed(seed)
-    try:
-        yield
-    finally:
-        ou.setLogLevel(level)
 
 
 def space_information(layout: Layout, clearance_m: float, resolution_m: float):

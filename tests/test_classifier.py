@@ -15,7 +15,8 @@ import torch
 
 from ambient_bench.classifier.annotation import CHUNK_FEATURES
 from ambient_bench.classifier.model import ClassifierConfig
-from ambient_bench.classifier.sigma_min import annotate_sigma_min, choose_sigma_min, moving_average, plot_p_clean
+from ambient_bench.classifier.sigma_min import (annotate_sigma_min, choose_sigma_min, is_uninformative, moving_average,
+                                                plot_p_clean)
 from ambient_bench.classifier.training import p_clean_curves, train_classifier
 from ambient_bench.policy.schedule import NoiseSchedule
 
@@ -127,6 +128,19 @@ def test_identical_sets_give_sigma_min_at_the_bottom(clean):
     assert sigma_min[0] == 0.0
     assert report["held_out_sigma_min"] == 0.0
     assert report["accuracy"] < 0.55  # nothing to separate
+    assert not is_uninformative(report["accuracy_per_t"], sigma_min[0], SIGMAS)  # and sigma_min says so
+
+
+def test_a_classifier_that_memorised_a_small_clean_set_is_flagged():
+    """Clean and corrupt chunks from one distribution: nothing for noise to hide, yet a
+    classifier that memorised 8 clean chunks calls unseen ones corrupt at every noise level,
+    so its curve gives a high sigma_min (the arm quick preset's 0.947). Its held-out accuracy
+    at the lowest noise level gives it away."""
+    curves, report = classify(smooth_chunks(8, seed=10), smooth_chunks(N, seed=11))
+    sigma_min, _ = choose_sigma_min(curves.mean(axis=0), SIGMAS)
+    assert sigma_min > 0.5, sigma_min
+    assert report["accuracy_per_t"][0] < 0.55
+    assert is_uninformative(report["accuracy_per_t"], sigma_min, SIGMAS)
 
 
 def test_sigma_min_grows_with_jitter_amplitude(by_amplitude):
@@ -139,6 +153,7 @@ def test_held_out_accuracy_falls_with_noise(by_amplitude):
     acc = np.array(by_amplitude[0.5][1]["accuracy_per_t"])
     assert acc.shape == (SCHEDULE.num_steps,)
     assert acc[:5].mean() > 0.95  # heavy jitter is obvious at low noise
+    assert not is_uninformative(acc.tolist(), by_amplitude[0.5][1]["held_out_sigma_min"], SIGMAS)
     assert abs(acc[-20:].mean() - 0.5) < 0.05  # and invisible at the top
 
 

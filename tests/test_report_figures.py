@@ -1,4 +1,4 @@
-"""The report's own figure logic: the Pareto front and the paper's points beside it."""
+"""The report's own logic: the Pareto front, the paper's points beside it, labels, the classifier's line."""
 
 from __future__ import annotations
 
@@ -53,3 +53,22 @@ def test_labels_of_points_that_nearly_coincide_do_not_overlap():
         for j in range(i):
             assert not box.overlaps(boxes[j]), (texts[i], texts[j])
     plt.close(fig)
+
+
+def test_the_table_says_when_the_classifiers_sigma_min_is_not_informative(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from ambient_bench.report.tables import classifier_lines
+
+    plan = Plan(load_suite("arm", "quick"), "quick", tmp_path)
+    plan.annotate_dir.mkdir(parents=True)
+    record = {"accuracy": 0.545, "accuracy_per_t": [0.528, 0.56], "granularities": {
+        "dataset": {"sigma_min_mean": 0.947}, "bucket": {"sigma_min_mean": 0.959},
+        "datapoint": {"sigma_min_median": 0.996, "n_never_crossed": 316}}}
+    empty = pd.DataFrame({"baseline": []})
+    for flagged in (True, False):
+        (plan.annotate_dir / "classifier-corrupt-x.json").write_text(json.dumps({**record, "uninformative": flagged}))
+        line = next(s for s in classifier_lines(plan, empty) if s.startswith("- classifier on `corrupt-x`"))
+        assert ("not informative" in line and "(accuracy 0.528)" in line) == flagged, line

@@ -1,4 +1,4 @@
-"""Local executors: what a run without progress bars tells its log, and worker log lines."""
+"""Local executors: job graphs, what a run without progress bars tells its log, and worker log lines."""
 
 import functools
 import json
@@ -31,3 +31,32 @@ def test_workers_log_in_the_command_lines_format_at_its_level(tmp_path, capfd, m
     for path in paths:
         assert re.search(rf"^\d\d:\d\d:\d\d INFO ambient_bench\.jobs\.functions: recomputing {re.escape(str(path))}: "
                          r"it holds 3 trials, this evaluation asks for 5$", err, re.MULTILINE), err
+
+
+def test_run_graph_starts_unlocked_work_before_work_not_started_yet():
+    """Each finished job may unlock more: that work runs next (it gates what follows), before
+    the tasks still waiting from the start; every result reaches ``then`` once."""
+    ran, seen = [], []
+
+    def job(name):
+        ran.append(name)
+        return name.upper()
+
+    def then(key, result):
+        seen.append((key, result))
+        return [(key + "1", job, key + "1"), (key + "2", job, key + "2")] if key in ("a", "a1") else []
+
+    InProcessExecutor(progress=False).run_graph([(k, job, k) for k in "abc"], then, "graph")
+    assert ran == ["a", "a1", "a11", "a12", "a2", "b", "c"]
+    assert seen == [(name, name.upper()) for name in ran]
+
+
+def test_the_pool_runs_a_graph_to_the_same_results():
+    results = {}
+
+    def keep(key, result):
+        results[key] = result
+        return [(key + "!", str, key + "!")] if len(key) == 1 else []
+
+    ProcessPoolJobExecutor(2, progress=False).run_graph([(k, str, k) for k in "xyz"], keep, "graph")
+    assert results == {k: k for k in ("x", "y", "z", "x!", "y!", "z!")}

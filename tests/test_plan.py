@@ -84,7 +84,7 @@ def test_selection_picks_the_best_validation_mean_then_the_lower_tiebreak(plan):
                   RunSpec("ambient", b, 0): {"aggregate": {"success_rate": 0.5, "accel_sq_mean": 1.0}},
                   RunSpec("cotrain", plan.grid_points("cotrain")[0], 0): {"aggregate": {"success_rate": float("nan")}}}
     plan.entries = ["ambient", "cotrain"]
-    chosen = plan.select(validation)
+    chosen = {entry: plan.select_entry(entry, validation) for entry in plan.entries}
     assert chosen == {"ambient": b, "cotrain": plan.grid_points("cotrain")[0]}
     assert plan.final_runs(chosen) == [RunSpec("ambient", b, s) for s in range(plan.suite.final_seeds)] + [
         RunSpec("cotrain", chosen["cotrain"], s) for s in range(plan.suite.final_seeds)]

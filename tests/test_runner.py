@@ -66,7 +66,7 @@ def test_select_ignores_test_results(tmp_path):
     a, b = plan.grid_points("ambient")
     validation = {RunSpec("ambient", a, 0): {"aggregate": {"success_rate": 0.9, "accel_sq_mean": 5.0}},
                   RunSpec("ambient", b, 0): {"aggregate": {"success_rate": 0.5, "accel_sq_mean": 1.0}}}
-    assert plan.select(validation)["ambient"] == a
+    assert plan.select_entry("ambient", validation) == a
 
 
 def test_second_invocation_does_no_work(smoke_run, monkeypatch):
@@ -100,11 +100,16 @@ def test_cached_evaluation_is_reused_only_when_whole_and_made_the_same_way(tmp_p
         "the file is not valid JSON (truncated?)"]
 
 
+def validate(runner: Runner, runs: list) -> dict:
+    results = runner.executor.map(jobs.run_eval, [runner.eval_job(run, "validation") for run in runs], "validation")
+    return dict(zip(runs, results))
+
+
 def test_swapped_checkpoints_are_both_re_evaluated(smoke_run, monkeypatch):
     """An evaluation is keyed by its checkpoint's bytes: replacing a checkpoint (a retrain, new
     code) re-evaluates it, and the evaluator is deterministic, so the swapped pair trade results."""
     runs = [r for r in smoke_run.plan.sweep_runs() if r.entry in ("clean_only", "corrupt_only")]
-    before = smoke_run.eval_runs(runs, "validation")
+    before = validate(smoke_run, runs)
     a, b = (smoke_run.plan.run_dir(r) / "checkpoint.pt" for r in runs)
 
     def swap():
@@ -118,15 +123,45 @@ def test_swapped_checkpoints_are_both_re_evaluated(smoke_run, monkeypatch):
     monkeypatch.setattr(jobs, "evaluate", lambda *args, **kw: calls.append(1) or real(*args, **kw))
     swap()
     try:
-        after = smoke_run.eval_runs(runs, "validation")
+        after = validate(smoke_run, runs)
     finally:
         swap()
     assert len(calls) == 2
     assert after[runs[0]]["records"] == before[runs[1]]["records"]
     assert after[runs[1]]["records"] == before[runs[0]]["records"]
     assert after[runs[0]]["key"] != before[runs[0]]["key"]
-    restored = smoke_run.eval_runs(runs, "validation")
+    restored = validate(smoke_run, runs)
     assert len(calls) == 4 and restored[runs[0]]["records"] == before[runs[0]]["records"]
+
+
+def test_no_stage_barrier_an_entrys_final_seeds_train_once_its_own_sweep_is_validated(tmp_path):
+    """The sweep, validation, selection, final seeds and test evaluations are one job graph: the
+    entry with the most grid points starts first, its final seed trains as soon as its own grid
+    points are validated (before other entries' sweep runs), and each run's evaluations follow
+    its training at once."""
+    from ambient_bench.jobs.executors import InProcessExecutor
+
+    started = []
+
+    class Recording(InProcessExecutor):
+        def submit(self, fn, job):
+            if hasattr(job, "run_dir"):
+                started.append((fn.__name__, job.run_dir.name, getattr(job, "split", None)))
+            return super().submit(fn, job)
+
+    suite = load_suite("maze", "smoke", ["final_seeds=2"])
+    runner = Runner(suite, "smoke", tmp_path, progress=False, executor=Recording(progress=False))
+    runner.run("eval")
+    plan = runner.plan
+    sweep = {plan.run_dir(run).name: run for run in plan.sweep_runs()}
+    trained = [name for fn, name, _ in started if fn == "run_train"]
+    assert [sweep[name].entry for name in trained[:2]] == ["ambient", "ambient"]  # 2 grid points, the most
+    assert trained[2] not in sweep and trained[2].startswith("ambient-") and "-s1-" in trained[2]
+    for i, (fn, name, _) in enumerate(started):
+        if fn == "run_train":  # its first evaluation next: validation for a sweep run, else test
+            assert started[i + 1] == ("run_eval", name, "validation" if name in sweep else "test"), started[i:i + 2]
+    assert len(trained) == len(sweep) + len(plan.entries)
+    assert sorted(n for f, n, split in started if split == "test") == sorted(trained)
 
 
 def test_dataset_key_covers_generator_code_and_task(smoke_run, monkeypatch):
@@ -286,7 +321,7 @@ def test_sigterm_stops_two_workers_cleanly_and_the_run_resumes_to_the_same_resul
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("interrupted during training runs: ") and "resume with: python -m ambient_bench.run --suite maze" in last
+    assert last.startswith("interrupted during training runs and evaluations: ") and "resume with: python -m ambient_bench.run --suite maze" in last
     assert _gone_within(workers, timeout_s=10)
     assert not list(tmp_path.rglob("*.tmp"))
     subprocess.run(command, check=True, capture_output=True, timeout=600)

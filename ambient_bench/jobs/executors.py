@@ -1,7 +1,11 @@
-"""Executors: what runs a stage's jobs (in this process, or a local process pool).
+"""Executors: what runs a run's jobs (in this process, or a local process pool; Ray in
+``ray_executor``).
 
-An executor maps a job function over picklable jobs and returns their results in order;
-Ctrl-C stops the stage with ``Interrupted`` (finished outputs are kept).
+Each executor starts picklable jobs (``submit``) and hands back finished ones
+(``next_done``); ``JobExecutor`` builds the two ways the runner uses them on that, once:
+``map`` (a stage's jobs, results in order) and ``run_graph`` (jobs that start as soon as
+the results they depend on are in). Ctrl-C stops either with ``Interrupted`` (finished
+outputs are kept); a failed job stops them at once.
 """
 
 from __future__ import annotations
@@ -9,8 +13,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, Callable, Protocol, Sequence
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, Callable, Hashable, Iterable, Protocol, Sequence
 
 from tqdm.auto import tqdm
 
@@ -30,8 +35,14 @@ class JobLostError(RuntimeError):
     """A job whose worker kept dying (killed, out of memory, node lost) until its retries ran out."""
 
 
+# A job to run: (a key the caller names it by, the job function, its picklable argument).
+Task = tuple[Hashable, Callable[[Any], Any], Any]
+
+
 class Executor(Protocol):
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any], desc: str) -> list[Any]: ...
+
+    def run_graph(self, tasks: Iterable[Task], then: Callable[[Hashable, Any], Iterable[Task]], desc: str) -> None: ...
 
 
 class Interrupted(Exception):
@@ -42,19 +53,93 @@ class Interrupted(Exception):
         self.desc, self.n_done, self.n_jobs = desc, n_done, n_jobs
 
 
-class InProcessExecutor:
-    def __init__(self, progress: bool = True):
-        self.progress = progress
+class JobExecutor:
+    """``map`` and ``run_graph`` on an executor's ``submit`` (start a job, return a handle),
+    ``next_done`` (block until a job ends: its handle and result, or its exception),
+    ``stop`` (end every job, queued or running) and ``close`` (nothing left: release workers).
+    ``slots``: how many jobs it runs at once (None: as many as it is given, queued by its
+    own scheduler)."""
+
+    progress: bool
+    slots: int | None = None
 
     def map(self, fn, jobs, desc):
-        results = []
-        try:
-            for job in tqdm(jobs, desc=desc, leave=False, disable=not self.progress or len(jobs) <= 1):
-                results.append(fn(job))
-                report_done(self.progress, desc, len(results), len(jobs))
-        except KeyboardInterrupt:
-            raise Interrupted(desc, len(results), len(jobs)) from None
-        return results
+        results: dict[int, Any] = {}
+
+        def keep(index, result):
+            results[index] = result
+            return ()
+
+        self.run_graph([(i, fn, job) for i, job in enumerate(jobs)], keep, desc, bar=len(jobs) > 1)
+        return [results[i] for i in range(len(jobs))]
+
+    def run_graph(self, tasks, then, desc, bar: bool = True):
+        """Run ``tasks`` and, as each ends, the tasks ``then(key, result)`` returns, until none
+        is left: a job waits only for the results it needs, never for a whole stage. Work a
+        finished job unlocks starts before work not started yet (e.g. a run's evaluations
+        before the next training), so results that gate more work come first. The progress
+        bar's total grows as tasks are added."""
+        ready: deque[Task] = deque(tasks)
+        running: dict[Any, Hashable] = {}
+        n_done, n_jobs = 0, len(ready)
+        with tqdm(total=n_jobs, desc=desc, leave=False, disable=not self.progress or not bar) as progress:
+            try:
+                while ready or running:
+                    while ready and (self.slots is None or len(running) < self.slots):
+                        key, fn, job = ready.popleft()
+                        running[self.submit(fn, job)] = key
+                    handle, result = self.next_done(desc)
+                    key = running.pop(handle)
+                    n_done += 1
+                    progress.update(1)
+                    report_done(self.progress, desc, n_done, n_jobs)
+                    unlocked = list(then(key, result))
+                    ready.extendleft(reversed(unlocked))
+                    n_jobs += len(unlocked)
+                    progress.total = n_jobs
+                    progress.refresh()
+            except KeyboardInterrupt:
+                self.stop()
+                raise Interrupted(desc, n_done, n_jobs) from None
+            except BaseException:
+                self.stop()
+                raise
+        self.close()
+
+    def submit(self, fn: Callable[[Any], Any], job: Any) -> Hashable:
+        raise NotImplementedError
+
+    def next_done(self, desc: str) -> tuple[Hashable, Any]:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class InProcessExecutor(JobExecutor):
+    """One job at a time in this process, in the order they were submitted."""
+
+    slots = 1
+
+    def __init__(self, progress: bool = True):
+        self.progress = progress
+        self._queue: deque[tuple[int, Callable[[Any], Any], Any]] = deque()
+        self._n_submitted = 0
+
+    def submit(self, fn, job):
+        self._n_submitted += 1
+        self._queue.append((self._n_submitted, fn, job))
+        return self._n_submitted
+
+    def next_done(self, desc):
+        handle, fn, job = self._queue.popleft()
+        return handle, fn(job)
+
+    def stop(self):
+        self._queue.clear()
 
 
 def _init_worker(drake_log_level: int, package_log_level: int) -> None:
@@ -93,36 +178,47 @@ def worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-class ProcessPoolJobExecutor:
-    """A local process pool. Jobs set their own torch thread count (part of their key), so
-    the worker count changes neither results nor cache keys."""
+class ProcessPoolJobExecutor(JobExecutor):
+    """A local process pool, started at the first job and ended when none is left. Jobs set
+    their own torch thread count (part of their key), so the worker count changes neither
+    results nor cache keys."""
 
     def __init__(self, workers: int, progress: bool = True):
         self.workers, self.progress = workers, progress
+        self.slots = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._running: set = set()
 
     def map(self, fn, jobs, desc):
-        if len(jobs) <= 1:
+        if len(jobs) <= 1:  # not worth starting workers for
             return InProcessExecutor(self.progress).map(fn, jobs, desc)
-        pool = ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=worker_context(),
-                                   initializer=_init_worker,
-                                   initargs=(logging.getLogger("drake").getEffectiveLevel(),
-                                             logging.getLogger("ambient_bench").getEffectiveLevel()))
-        futures = [pool.submit(fn, job) for job in jobs]
-        n_done = 0
-        try:
-            for future in tqdm(as_completed(futures), total=len(jobs), desc=desc, leave=False,
-                               disable=not self.progress):
-                future.result()  # a failed job stops the stage now
-                n_done += 1
-                report_done(self.progress, desc, n_done, len(jobs))
-        except KeyboardInterrupt:
-            stop_workers(pool)
-            raise Interrupted(desc, n_done, len(jobs)) from None
-        except BaseException:
-            stop_workers(pool)
-            raise
-        pool.shutdown()
-        return [f.result() for f in futures]
+        return super().map(fn, jobs, desc)
+
+    def submit(self, fn, job):
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=worker_context(), initializer=_init_worker,
+                initargs=(logging.getLogger("drake").getEffectiveLevel(),
+                          logging.getLogger("ambient_bench").getEffectiveLevel()))
+        future = self._pool.submit(fn, job)
+        self._running.add(future)
+        return future
+
+    def next_done(self, desc):
+        done, _ = wait(self._running, return_when=FIRST_COMPLETED)
+        future = next(iter(done))
+        self._running.discard(future)
+        return future, future.result()  # a failed job raises here: run_graph stops the rest
+
+    def stop(self):
+        if self._pool is not None:
+            stop_workers(self._pool)
+        self._pool, self._running = None, set()
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown()
+        self._pool = None
 
 
 def make_executor(workers: int, progress: bool = True) -> Executor:

@@ -155,22 +155,20 @@ class Plan:
         return [RunSpec(e, p, s) for e in self.entries for p in self.grid_points(e)
                 for s in range(self.suite.sweep_seeds)]
 
-    def select(self, validation: dict[RunSpec, dict[str, Any]]) -> dict[str, tuple]:
-        """Per entry, the grid point with the best mean validation metric (ties: lower tiebreak);
-        undefined (NaN) metrics rank worst."""
+    def select_entry(self, entry: str, validation: dict[RunSpec, dict[str, Any]]) -> tuple:
+        """The entry's grid point with the best mean validation metric (ties: lower tiebreak);
+        undefined (NaN) metrics rank worst. Only the entry's own runs are read, so it can be
+        chosen as soon as they are validated."""
         metric, tiebreak = self.suite.selection_metric, self.suite.tiebreak_metric
-        chosen = {}
-        for entry in self.entries:
-            scores = []
-            for point in self.grid_points(entry):
-                aggs = [r["aggregate"] for run, r in validation.items() if run.entry == entry and run.params == point]
-                values = np.array([a.get(metric, np.nan) for a in aggs], dtype=float)
-                main = -np.inf if np.isnan(values).all() else float(np.nanmean(values))
-                ties = [a.get(tiebreak, np.nan) for a in aggs] if tiebreak else [0.0]
-                tie = np.inf if np.all(np.isnan(ties)) else float(np.nanmean(ties))
-                scores.append((-main, tie, point))
-            chosen[entry] = min(scores, key=lambda s: (s[0], s[1]))[2]
-        return chosen
+        scores = []
+        for point in self.grid_points(entry):
+            aggs = [r["aggregate"] for run, r in validation.items() if run.entry == entry and run.params == point]
+            values = np.array([a.get(metric, np.nan) for a in aggs], dtype=float)
+            main = -np.inf if np.isnan(values).all() else float(np.nanmean(values))
+            ties = [a.get(tiebreak, np.nan) for a in aggs] if tiebreak else [0.0]
+            tie = np.inf if np.all(np.isnan(ties)) else float(np.nanmean(ties))
+            scores.append((-main, tie, point))
+        return min(scores, key=lambda s: (s[0], s[1]))[2]
 
     def final_runs(self, chosen: dict[str, tuple]) -> list[RunSpec]:
         return [RunSpec(e, p, s) for e, p in chosen.items() for s in range(self.suite.final_seeds)]

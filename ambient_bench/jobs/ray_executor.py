@@ -21,14 +21,13 @@ import dataclasses
 import logging
 import socket
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import ray
 from ray.exceptions import RayError, RayTaskError
-from tqdm.auto import tqdm
 
 from ..config.sections import ResourcesConfig
-from .executors import Interrupted, JobLostError, report_done
+from .executors import JobExecutor, JobLostError
 from .functions import run_eval, run_shard, run_train
 
 log = logging.getLogger(__name__)
@@ -96,9 +95,9 @@ def _what(job: Any) -> str:
     return str(getattr(job, "path", None) or getattr(job, "run_dir", None) or type(job).__name__)
 
 
-class RayExecutor:
-    """The Executor protocol on Ray: ``map`` submits every job at once, shows progress as
-    tasks finish and returns the results in job order.
+class RayExecutor(JobExecutor):
+    """The executor protocol on Ray, one task per job: ``submit`` starts a task, ``next_done``
+    waits for any, and the driver shows progress as tasks finish.
 
     ``address`` None starts a local Ray instance (``num_cpus`` of it, default all cores)
     unless this process is already connected; ``"auto"`` or ``HOST:PORT`` joins a running
@@ -110,6 +109,7 @@ class RayExecutor:
                  max_retries: int = DEFAULT_MAX_RETRIES, progress: bool = True):
         self.resources = resources or {}
         self.max_retries, self.progress = max_retries, progress
+        self._jobs: dict[Any, Any] = {}  # running task -> its job (for error messages)
         if not ray.is_initialized():
             if address and address != "auto":
                 check_reachable(address)
@@ -119,29 +119,24 @@ class RayExecutor:
         cluster = ray.cluster_resources()
         log.info("Ray cluster: %g CPUs, %g GPUs", cluster.get("CPU", 0), cluster.get("GPU", 0))
 
-    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any], desc: str) -> list[Any]:
+    def submit(self, fn, job):
         request = self.resources.get(fn, TaskResources())
-        refs = [_remote_run_job.options(num_cpus=cpus_for(job, request), num_gpus=request.num_gpus,
-                                        max_retries=self.max_retries).remote(fn, without_progress_bar(job))
-                for job in jobs]
-        job_of = dict(zip(refs, jobs))
-        pending, n_done = list(refs), 0
+        ref = _remote_run_job.options(num_cpus=cpus_for(job, request), num_gpus=request.num_gpus,
+                                      max_retries=self.max_retries).remote(fn, without_progress_bar(job))
+        self._jobs[ref] = job
+        return ref
+
+    def next_done(self, desc):
+        [ref], _ = ray.wait(list(self._jobs), num_returns=1)
+        job = self._jobs.pop(ref)
         try:
-            with tqdm(total=len(refs), desc=desc, leave=False, disable=not self.progress or len(jobs) <= 1) as bar:
-                while pending:
-                    done, pending = ray.wait(pending, num_returns=1)
-                    try:
-                        ray.get(done)  # the first failure stops the stage, as in the local executors
-                    except RayError as err:
-                        cancel(pending)
-                        raise self._job_error(err, desc, job_of[done[0]]) from None
-                    n_done += 1
-                    bar.update(1)
-                    report_done(self.progress, desc, n_done, len(jobs))
-        except KeyboardInterrupt:
-            cancel(pending)
-            raise Interrupted(desc, n_done, len(jobs)) from None
-        return ray.get(refs)
+            return ref, ray.get(ref)
+        except RayError as err:
+            raise self._job_error(err, desc, job) from None
+
+    def stop(self):
+        cancel(list(self._jobs))
+        self._jobs.clear()
 
     def _job_error(self, err: RayError, desc: str, job: Any) -> BaseException:
         """The job's own exception, or, when its worker kept dying, a one-line JobLostError."""

@@ -1,16 +1,20 @@
-"""From a suite config to results: plan the job graph and run it stage by stage.
+"""From a suite config to results: plan the job graph and run it.
 
 Stages: datagen -> annotate -> train (sweep) -> eval on validation -> select -> train
 (final seeds of the selected configurations) -> eval on test -> report. Selection looks at
 validation trials only; test trials are evaluated for every run (so the Pareto fronts
 show the whole sweep) but never used to choose anything.
+
+From the sweep to the test evaluations the stages are one job graph, not barriers: a run's
+evaluations start when its training ends, and an entry's final seeds when its own grid
+points are validated, so no worker waits for another entry's slowest run.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Hashable
 
 from ..config.sections import ConfigError, SuiteConfig
 from ..config.typed import to_dict
@@ -30,7 +34,7 @@ STAGES = ("datagen", "annotate", "train", "eval", "report", "all")
 
 
 class Runner:
-    """Runs a ``Plan`` stage by stage on an executor."""
+    """Runs a ``Plan`` on an executor: datagen and annotate as stages, then one job graph."""
 
     def __init__(self, suite: SuiteConfig, preset: str, out: Path, workers: int = 1,
                  entries: list[str] | None = None, progress: bool = True, torch_threads: int = 1,
@@ -73,31 +77,60 @@ class Runner:
         """Classifier annotations for entries that need them (see pipeline.annotate)."""
         annotate_for_entries(self.plan)
 
-    def train_runs(self, runs: list[RunSpec]) -> None:
-        plan, jobs = self.plan, []
-        for run in runs:
-            suite = plan.entry_suite(run.entry)
-            resolved = {"suite": to_dict(suite), "preset": plan.preset, "entry": run.entry,
-                        "baseline": plan.baseline_name(run.entry), "params": run.params_dict, "seed": run.seed}
-            jobs.append(TrainJob(
-                run_dir=plan.run_dir(run),
-                datasets={n: str(plan.dataset_dir(suite, n)) for n in suite.datasets},
-                baseline=plan.baseline_name(run.entry), params=run.params_dict,
-                policy=to_dict(suite.policy), train=to_dict(suite.train), seed=run.seed,
-                config=resolved, progress=self.progress, torch_threads=plan.torch_threads, device=plan.device,
-            ))
-        self.executor.map(run_train, jobs, "training runs")
+    def train_job(self, run: RunSpec) -> TrainJob:
+        plan = self.plan
+        suite = plan.entry_suite(run.entry)
+        resolved = {"suite": to_dict(suite), "preset": plan.preset, "entry": run.entry,
+                    "baseline": plan.baseline_name(run.entry), "params": run.params_dict, "seed": run.seed}
+        return TrainJob(
+            run_dir=plan.run_dir(run),
+            datasets={n: str(plan.dataset_dir(suite, n)) for n in suite.datasets},
+            baseline=plan.baseline_name(run.entry), params=run.params_dict,
+            policy=to_dict(suite.policy), train=to_dict(suite.train), seed=run.seed,
+            config=resolved, progress=self.progress, torch_threads=plan.torch_threads, device=plan.device,
+        )
 
-    def eval_runs(self, runs: list[RunSpec], split: str) -> dict[RunSpec, dict[str, Any]]:
-        plan, jobs = self.plan, []
-        seeds = plan.eval_seeds(split)
-        for run in runs:
-            suite = plan.entry_suite(run.entry)
-            jobs.append(EvalJob(plan.run_dir(run), split, seeds, suite.task, suite.task_params,
-                                to_dict(suite.eval), progress=self.progress, torch_threads=plan.torch_threads,
-                                device=plan.device))
-        results = self.executor.map(run_eval, jobs, f"{split} evaluations")
-        return dict(zip(runs, results))
+    def eval_job(self, run: RunSpec, split: str) -> EvalJob:
+        plan = self.plan
+        suite = plan.entry_suite(run.entry)
+        return EvalJob(plan.run_dir(run), split, plan.eval_seeds(split), suite.task, suite.task_params,
+                       to_dict(suite.eval), progress=self.progress, torch_threads=plan.torch_threads,
+                       device=plan.device)
+
+    def train_select_test(self, sweep: list[RunSpec]) -> tuple[dict, dict, dict]:
+        """Sweep training, validation, per-entry selection, final seeds and test evaluations
+        as one job graph; returns (validation, test, chosen) as ``write_report`` takes them.
+        Entries with more grid points start first: their selection gates the most work."""
+        plan = self.plan
+        validation: dict[RunSpec, dict[str, Any]] = {}
+        test: dict[RunSpec, dict[str, Any]] = {}
+        chosen: dict[str, tuple] = {}
+        unvalidated = {entry: {run for run in sweep if run.entry == entry} for entry in plan.entries}
+
+        def train(run: RunSpec) -> tuple:
+            return ("train", run), run_train, self.train_job(run)
+
+        def evaluate(run: RunSpec, split: str) -> tuple:
+            return (split, run), run_eval, self.eval_job(run, split)
+
+        def then(key: Hashable, result: Any) -> list[tuple]:
+            kind, run = key
+            if kind == "train":
+                splits = ("validation", "test") if run in sweep else ("test",)
+                return [evaluate(run, split) for split in splits]
+            if kind == "test":
+                test[run] = result
+                return []
+            validation[run] = result
+            unvalidated[run.entry].discard(run)
+            if unvalidated[run.entry]:
+                return []
+            chosen[run.entry] = plan.select_entry(run.entry, validation)
+            return [train(r) for r in plan.final_runs({run.entry: chosen[run.entry]}) if r not in sweep]
+
+        order = sorted(sweep, key=lambda run: -len(plan.grid_points(run.entry)))
+        self.executor.run_graph([train(run) for run in order], then, "training runs and evaluations")
+        return validation, test, {entry: chosen[entry] for entry in plan.entries}
 
     def run(self, stage: str = "all") -> None:
         if stage not in STAGES:
@@ -110,15 +143,10 @@ class Runner:
         if stage == "annotate":
             return
         sweep = plan.sweep_runs()
-        self.train_runs(sweep)
         if stage == "train":
+            self.executor.map(run_train, [self.train_job(run) for run in sweep], "training runs")
             return
-        validation = self.eval_runs(sweep, "validation")
-        chosen = plan.select(validation)
-        final = plan.final_runs(chosen)
-        self.train_runs(final)
-        runs = list(dict.fromkeys(sweep + final))
-        test = self.eval_runs(runs, "test")
+        validation, test, chosen = self.train_select_test(sweep)
         if stage == "eval":
             return
         write_report(plan, validation, test, chosen)

@@ -88,7 +88,7 @@ def annotate_pair(clean: Dataset, corrupt: Dataset, horizon: int, num_steps: int
     summary["uninformative"] = is_uninformative(held_out, float(per_window["dataset"][0]), sigmas)
     if summary["uninformative"]:
         in_sample = 0.5 * ((curves_clean[:, 0] > 0.5).mean() + (curves_corrupt[:, 0] < 0.5).mean())
-        log.warning("the sigma_min classifier for %s separates no held-out chunks even at sigma %.3f (balanced "
+        log.warning("the sigma_min classifier for %s barely separates held-out chunks even at sigma %.3f (balanced "
                     "accuracy %.3f; %.3f on all %d + %d chunks, mostly its training ones): its sigma_min %.3f reflects "
                     "what it memorised, not where noise hides the corruption; give it more clean data or other "
                     "classifier.features, or select sigma_min by the sweep", corrupt.path.name, sigmas[0],

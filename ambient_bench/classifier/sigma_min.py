@@ -46,12 +46,13 @@ MIN_SEPARATING_ACCURACY = 0.6
 
 
 def is_uninformative(held_out_accuracy_per_t, sigma_min: float, sigmas) -> bool:
-    """Whether a sigma_min above the grid's bottom comes from a classifier that separates no
-    unseen chunks even at the lowest noise level. Such a classifier has memorised its (small)
-    clean set and calls every chunk it has not seen corrupt, at every noise level: the
-    sigma_min read off its curves then measures that bias, not where noise hides the
-    corruption (the arm quick preset: 60 clean plans, held-out accuracy 0.53 at sigma 0.025,
-    sigma_min 0.947; tests: clean and corrupt chunks from one distribution give the same)."""
+    """Whether a sigma_min above the grid's bottom comes from a classifier that barely separates
+    unseen chunks even at the lowest noise level. Such a classifier tells apart at most the
+    chunks it trained on (e.g. it memorised a small clean set and calls every chunk it has not
+    seen corrupt, at every noise level): the sigma_min read off its curves then measures that
+    bias, not where noise hides the corruption (the arm quick preset: 60 clean plans, held-out
+    accuracy 0.53 at sigma 0.025, sigma_min 0.947; tests: clean and corrupt chunks from one
+    distribution give the same)."""
     if not held_out_accuracy_per_t:
         return False
     return held_out_accuracy_per_t[0] < MIN_SEPARATING_ACCURACY and sigma_min > float(sigmas[0])

@@ -207,7 +207,7 @@ def classifier_lines(plan: Plan, summary: pd.DataFrame) -> list[str]:
             f"{info['accuracy']:.3f}): per dataset {g['dataset']['sigma_min_mean']:.3f}; per bucket mean "
             f"{g['bucket']['sigma_min_mean']:.3f}; per datapoint median {g['datapoint']['sigma_min_median']:.3f} "
             f"({g['datapoint']['n_never_crossed']} samples never crossed)"
-            + ("; **not informative**: at the lowest noise level it separates no held-out chunks "
+            + ("; **not informative**: even at the lowest noise level it barely separates held-out chunks "
                f"(accuracy {info['accuracy_per_t'][0]:.3f}), so its sigma_min reflects what it memorised"
                if info.get("uninformative") else "")
         )

@@ -181,6 +181,18 @@ def test_centred_features_ignore_where_a_chunk_lies(clean):
     assert centred_report["accuracy"] < 0.55 < absolute_report["accuracy"]
 
 
+def test_detrended_features_keep_only_how_a_chunk_bends(clean):
+    """Adding any straight line in time (a place and a mean velocity) to a chunk leaves its
+    detrended view unchanged, and a straight line alone detrends to zero."""
+    detrended = CHUNK_FEATURES["detrended"]
+    t = torch.arange(HORIZON, dtype=torch.float32)[None, :, None]
+    line = (torch.randn(N, 1, ACTION_DIM, generator=torch.Generator().manual_seed(7)) * t / HORIZON + 0.3).numpy()
+    assert np.abs(detrended(line)).max() < 1e-5
+    np.testing.assert_allclose(detrended(clean.numpy() + line), detrended(clean.numpy()), atol=1e-5)
+    assert detrended(clean.numpy()).dtype == np.float32
+    assert np.abs(detrended(clean.numpy())).max() > 0.1  # the bends stay
+
+
 TINY = ClassifierConfig(hidden_channels=8, n_blocks=1, steps=20, batch_size=32, n_noise_draws=1)
 
 

@@ -49,8 +49,18 @@ def centred(chunks: np.ndarray) -> np.ndarray:
     return chunks - chunks.mean(axis=1, keepdims=True)
 
 
+def detrended(chunks: np.ndarray) -> np.ndarray:
+    """Each chunk (n, H, A) minus its least-squares straight line in time, per action
+    dimension: neither its place nor its mean velocity, only how it bends and jitters."""
+    t = np.arange(chunks.shape[1], dtype=np.float64)
+    basis = np.stack([np.ones_like(t), t - t.mean()], axis=1)  # (H, 2)
+    coef, *_ = np.linalg.lstsq(basis, chunks.transpose(1, 0, 2).reshape(len(t), -1), rcond=None)
+    line = (basis @ coef).reshape(len(t), len(chunks), -1).transpose(1, 0, 2)
+    return (chunks - line).astype(chunks.dtype)
+
+
 # ClassifierConfig.features -> what the classifier sees of a normalised chunk (n, H, A).
-CHUNK_FEATURES = {"absolute": lambda chunks: chunks, "centred": centred}
+CHUNK_FEATURES = {"absolute": lambda chunks: chunks, "centred": centred, "detrended": detrended}
 
 
 def annotate_pair(clean: Dataset, corrupt: Dataset, horizon: int, num_steps: int, config: ClassifierConfig,

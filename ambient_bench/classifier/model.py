@@ -37,6 +37,9 @@ class ClassifierConfig:
     # "centred": each chunk minus its mean action, so where in the world a chunk lies cannot
     # tell the datasets apart, only how it moves (maze: clean plans from random starts vs
     # corrupt plans from a fixed start differ mostly in place; results/maze/STUDY.md).
+    # "detrended": each chunk minus its straight line in time, so neither place nor mean
+    # velocity, only bends and jitter (arm: the one view that separates trajopt from RRT
+    # plans; results/arm/study/classifier_features.txt).
     features: str = "absolute"
 
 

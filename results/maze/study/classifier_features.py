@@ -9,7 +9,8 @@ stage's chunks three ways and prints held-out accuracy and the per-dataset sigma
 
   absolute   the chunks as the policy sees them (classifier.features: absolute);
   centred    each chunk minus its own mean position: location removed (features: centred);
-  detrended  each chunk minus its least-squares line: location and mean velocity removed.
+  detrended  each chunk minus its least-squares line: location and mean velocity removed
+             (features: detrended).
 
     python results/maze/study/classifier_features.py CLEAN_DATA_DIR CORRUPT_DATA_DIR \
         [--suite maze] [--preset quick] [--set KEY=VALUE ...]
@@ -29,18 +30,6 @@ from ambient_bench.config.suites import load_suite
 from ambient_bench.data import load_dataset
 from ambient_bench.policy.normalizer import Normalizer
 from ambient_bench.policy.schedule import NoiseSchedule
-
-
-def detrended(chunks: np.ndarray) -> np.ndarray:
-    """Each chunk minus its least-squares straight line in time, per action dimension."""
-    t = np.arange(chunks.shape[1], dtype=np.float64)
-    basis = np.stack([np.ones_like(t), t - t.mean()], axis=1)  # (H, 2)
-    coef, *_ = np.linalg.lstsq(basis, chunks.transpose(1, 0, 2).reshape(len(t), -1), rcond=None)
-    line = (basis @ coef).reshape(len(t), len(chunks), -1).transpose(1, 0, 2)
-    return (chunks - line).astype(np.float32)
-
-
-VIEWS = {**CHUNK_FEATURES, "detrended": detrended}  # the product's two views and one more
 
 
 def main() -> None:
@@ -64,7 +53,7 @@ def main() -> None:
           f"classifier {config.steps} steps; sigma grid {sigmas[0]:.3f}..{sigmas[-1]:.3f}")
     print("view       held-out acc  acc t=0  acc sigma~0.074  acc sigma~0.2  acc t=T/2  sigma_min (held-out)")
     t_074, t_2 = int(np.abs(sigmas - 0.074).argmin()), int(np.abs(sigmas - 0.2).argmin())
-    for name, view in VIEWS.items():
+    for name, view in CHUNK_FEATURES.items():
         to_tensor = lambda a: torch.from_numpy(view(normalizer.normalize_action(a)).astype(np.float32))  # noqa: E731
         _, report = train_classifier(
             to_tensor(clean_chunks), to_tensor(corrupt_chunks), schedule, config,

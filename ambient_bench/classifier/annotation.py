@@ -94,20 +94,21 @@ def annotate_pair(clean: Dataset, corrupt: Dataset, horizon: int, num_steps: int
                          {"classifier": to_dict(config), "config_hash": key, "info": info,
                           "accuracy": report.get("accuracy"), "window_stride": stride})
         summary["granularities"][granularity] = info
+    dataset_sigma_min = float(per_window["dataset"][0])
     held_out = report.get("accuracy_per_t")
-    summary["uninformative"] = is_uninformative(held_out, float(per_window["dataset"][0]), sigmas)
+    summary["uninformative"] = is_uninformative(held_out, dataset_sigma_min, sigmas)
     if summary["uninformative"]:
         in_sample = 0.5 * ((curves_clean[:, 0] > 0.5).mean() + (curves_corrupt[:, 0] < 0.5).mean())
         log.warning("the sigma_min classifier for %s barely separates held-out chunks even at sigma %.3f (balanced "
                     "accuracy %.3f; %.3f on all %d + %d chunks, mostly its training ones): its sigma_min %.3f reflects "
                     "what it memorised, not where noise hides the corruption; give it more clean data or other "
                     "classifier.features, or select sigma_min by the sweep", corrupt.path.name, sigmas[0],
-                    held_out[0], in_sample, len(clean_chunks), len(corrupt_chunks), per_window["dataset"][0])
-    plot_p_clean(curves_clean, curves_corrupt, sigmas, float(per_window["dataset"][0]),
+                    held_out[0], in_sample, len(clean_chunks), len(corrupt_chunks), dataset_sigma_min)
+    plot_p_clean(curves_clean, curves_corrupt, sigmas, dataset_sigma_min,
                  per_sample_sigma_min=per_window["datapoint"], path=figure_dir / f"p_clean-{corrupt.path.name}.png",
                  tau=config.tau)
     log.info("classifier sigma_min for %s: per dataset %.3f, per datapoint median %.3f",
-             corrupt.path.name, per_window["dataset"][0], np.median(per_window["datapoint"]))
+             corrupt.path.name, dataset_sigma_min, np.median(per_window["datapoint"]))
     return summary
 
 

@@ -105,6 +105,7 @@ class Runner:
         validation: dict[RunSpec, dict[str, Any]] = {}
         test: dict[RunSpec, dict[str, Any]] = {}
         chosen: dict[str, tuple] = {}
+        in_sweep = set(sweep)
         unvalidated = {entry: {run for run in sweep if run.entry == entry} for entry in plan.entries}
 
         def train(run: RunSpec) -> tuple:
@@ -116,7 +117,7 @@ class Runner:
         def then(key: Hashable, result: Any) -> list[tuple]:
             kind, run = key
             if kind == "train":
-                splits = ("validation", "test") if run in sweep else ("test",)
+                splits = ("validation", "test") if run in in_sweep else ("test",)
                 return [evaluate(run, split) for split in splits]
             if kind == "test":
                 test[run] = result
@@ -126,7 +127,7 @@ class Runner:
             if unvalidated[run.entry]:
                 return []
             chosen[run.entry] = plan.select_entry(run.entry, validation)
-            return [train(r) for r in plan.final_runs({run.entry: chosen[run.entry]}) if r not in sweep]
+            return [train(r) for r in plan.final_runs({run.entry: chosen[run.entry]}) if r not in in_sweep]
 
         order = sorted(sweep, key=lambda run: -len(plan.grid_points(run.entry)))
         self.executor.run_graph([train(run) for run in order], then, "training runs and evaluations")

@@ -88,6 +88,7 @@ def plot_pareto(plan: Plan, summary: pd.DataFrame, path: Path) -> None:
 LABEL_SPOTS = [((5, 3), "left", "bottom"), ((5, -3), "left", "top"), ((-5, 3), "right", "bottom"),
                ((-5, -3), "right", "top"), ((0, 7), "center", "bottom"), ((0, -7), "center", "top")]
 LABEL_RINGS = (1, 3, 5, 8)
+LABEL_CANDIDATES = [(ring, spot) for ring in LABEL_RINGS for spot in LABEL_SPOTS]
 POINT_RADIUS_PT = 4.0  # a plotted point's half-size, which no label may cover
 
 
@@ -112,8 +113,7 @@ def place_labels(ax, labels: list[tuple[str, float, float, dict[str, Any]]]) -> 
                       & (box.y0 - radius < others[:, 1]) & (others[:, 1] < box.y1 + radius)).any()
             return inside and not covers and not any(box.overlaps(other) for other in boxes)
 
-        spots = [(ring, spot) for ring in LABEL_RINGS for spot in LABEL_SPOTS]
-        spots.append(spots[0])  # no free spot: the nearest, overlapping
+        spots = LABEL_CANDIDATES + LABEL_CANDIDATES[:1]  # no free spot: the nearest, overlapping
         for i, (ring, ((dx, dy), ha, va)) in enumerate(spots):
             where = {"xytext": (dx * ring, dy * ring), "textcoords": "offset points", "ha": ha, "va": va, **style}
             label = ax.annotate(text, (x, y), **where)

@@ -36,17 +36,21 @@ def average_squared_acceleration(samples: np.ndarray, dt_s: float) -> float:
 def planning_summary(records: list[dict[str, Any]]) -> dict[str, float]:
     """Aggregates of planning-style records (``success``, ``collision``, ``accel_sq``):
     success_rate with its Wilson 95 % interval, the mean / std of ``accel_sq`` over
-    successes (NaN if none), collision_rate and n_trials."""
+    successes (NaN if none, the paper's metric), its mean over every plan with a finite
+    value (``accel_sq_all_mean``: defined at 0 % success), collision_rate and n_trials."""
     n = len(records)
     n_success = sum(bool(r["success"]) for r in records)
     low, high = wilson_interval(n_success, n)
     accel = np.array([r["accel_sq"] for r in records if r["success"]])
+    accel_all = np.array([r["accel_sq"] for r in records], dtype=float)
+    accel_all = accel_all[np.isfinite(accel_all)]
     return {
         "success_rate": n_success / n if n else 0.0,
         "success_ci95_low": low,
         "success_ci95_high": high,
         "accel_sq_mean": float(accel.mean()) if len(accel) else float("nan"),
         "accel_sq_std": float(accel.std()) if len(accel) else float("nan"),
+        "accel_sq_all_mean": float(accel_all.mean()) if len(accel_all) else float("nan"),
         "collision_rate": sum(bool(r["collision"]) for r in records) / n if n else 0.0,
         "n_trials": float(n),
     }

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ambient_bench.datagen.ompl_seeding import ompl_seed, seeded_ompl
-from ambient_bench.envs.arm import (EDGE_STEP_RAD, N_JOINTS, Q_LOWER, Q_UPPER, SLOTS, ArmScene, Problem, check_slots,
+from ambient_bench.envs.arm import (EDGE_STEP_RAD, N_JOINTS, Q_LOWER, Q_UPPER, ArmScene, Problem, check_slots,
                                     plan_episodes, resample_uniform)
 from ambient_bench.registry import GENERATORS
 from ambient_bench.task import GeneratorOutput
@@ -89,13 +89,14 @@ def plan_rrt_episode(scene: ArmScene, problem: Problem, seed: int, attempt: int,
 class RrtParams:
     """The generator's parameters; constructing them validates (unknown or bad values raise)."""
 
-    slots: tuple[str, ...] = tuple(SLOTS)
+    problems: str = "home"  # PROBLEM_SETS: "home" (fixed start) or "slot_pairs"
+    slots: tuple[str, ...] | None = None  # None: the problem set's default slots
     range_rad: float = 1.0
     max_checks: int = MAX_CHECKS
     n_attempts: int = 3
 
     def __post_init__(self):
-        check_slots(self.slots)
+        check_slots(self.slots, self.problems)
         if not (self.range_rad > 0 and self.max_checks >= 1 and self.n_attempts >= 1):
             raise ValueError(f"{self}: range_rad must be > 0, max_checks and n_attempts >= 1")
 
@@ -106,7 +107,7 @@ def generate_arm_rrt(seeds: Sequence[int], **params) -> GeneratorOutput:
     plans all fail is counted in ``n_failed`` with reasons in ``stats``."""
     p = RrtParams(**params)
     plan = functools.partial(plan_rrt_episode, range_rad=p.range_rad, max_checks=p.max_checks)
-    return plan_episodes(seeds, range(p.n_attempts), plan, p.slots, "ompl.RRTConnect")
+    return plan_episodes(seeds, range(p.n_attempts), plan, p.slots, p.problems, "ompl.RRTConnect")
 
 
 generate_arm_rrt.check_params = RrtParams  # the runner's check before any work

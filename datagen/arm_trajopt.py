@@ -21,7 +21,7 @@ import numpy as np
 
 from ambient_bench.datagen.arm_rrt import plan_rrt_connect
 from ambient_bench.datagen.ompl_seeding import ompl_seed
-from ambient_bench.envs.arm import (IK_CLEARANCE_M, N_JOINTS, N_WAYPOINTS, Q_LOWER, Q_UPPER, SLOTS, VELOCITY_LIMIT,
+from ambient_bench.envs.arm import (IK_CLEARANCE_M, N_JOINTS, N_WAYPOINTS, Q_LOWER, Q_UPPER, VELOCITY_LIMIT,
                                     ArmScene, Problem, check_slots, plan_episodes, resample_uniform)
 from ambient_bench.registry import GENERATORS
 from ambient_bench.task import GeneratorOutput
@@ -97,14 +97,15 @@ class TrajoptParams:
     """The generator's parameters; constructing them validates (unknown or bad values raise).
     ``margin_m`` must stay below the problems' start/goal clearance, else repairs are infeasible."""
 
-    slots: tuple[str, ...] = tuple(SLOTS)
+    problems: str = "home"  # PROBLEM_SETS: "home" (fixed start) or "slot_pairs"
+    slots: tuple[str, ...] | None = None  # None: the problem set's default slots
     n_control_points: int = 12
     margin_m: float = 0.01
     n_collision_points: int = 30
     n_repairs: int = 5
 
     def __post_init__(self):
-        check_slots(self.slots)
+        check_slots(self.slots, self.problems)
         if (self.n_control_points < 4 or not 0 <= self.margin_m < IK_CLEARANCE_M or self.n_collision_points < 1
                 or self.n_repairs < 0):
             raise ValueError(f"{self}: need n_control_points >= 4, margin_m in [0, {IK_CLEARANCE_M}), "
@@ -118,7 +119,7 @@ def generate_arm_trajopt(seeds: Sequence[int], **params) -> GeneratorOutput:
     p = TrajoptParams(**params)
     plan = functools.partial(plan_trajopt, n_control_points=p.n_control_points, margin_m=p.margin_m,
                              n_collision_points=p.n_collision_points, n_repairs=p.n_repairs)
-    return plan_episodes(seeds, ATTEMPTS, plan, p.slots, "drake.KinematicTrajectoryOptimization/SNOPT")
+    return plan_episodes(seeds, ATTEMPTS, plan, p.slots, p.problems, "drake.KinematicTrajectoryOptimization/SNOPT")
 
 
 generate_arm_trajopt.check_params = TrajoptParams  # the runner's check before any work

@@ -19,6 +19,9 @@ WINDOW_STARTS = ("every_step", "episode_start")
 # What the network predicts (see policy.schedule): the noise, the clean sample x0, v, or
 # EDM's preconditioned residual (x0-like above sigma_data, epsilon-like below).
 PREDICTIONS = ("epsilon", "sample", "v", "edm")
+# The chunk's last action: predicted freely, or held at 0 (raw units) in every denoising step's
+# clean estimate, for actions that are deviations from a path whose end is known (the arm).
+FINAL_ACTIONS = ("free", "zero")
 
 # --------------------------------------------------------------------------------------
 # Sections
@@ -60,6 +63,7 @@ class PolicyConfig:
     # > 0 caps the weight that the loss gives a noise level's error in x0 (policy.trainer.loss_weights);
     # 0 keeps the prediction's own loss. With v-prediction, 1 is x0-prediction's loss.
     loss_weight_cap: float = 0.0
+    final_action: str = "free"  # or "zero" (FINAL_ACTIONS)
 
     def validate(self, key: str) -> None:
         _check(len(self.down_dims) >= 1 and all(d > 0 for d in self.down_dims), f"{key}.down_dims", "must be positive")
@@ -75,6 +79,7 @@ class PolicyConfig:
         _check(self.window_starts in WINDOW_STARTS, f"{key}.window_starts", f"must be one of {', '.join(WINDOW_STARTS)}")
         _check(self.loss_weight_cap >= 0, f"{key}.loss_weight_cap", "must be >= 0 (0: no cap)")
         _check(self.sigma_data > 0, f"{key}.sigma_data", "must be > 0")
+        _check(self.final_action in FINAL_ACTIONS, f"{key}.final_action", f"must be one of {', '.join(FINAL_ACTIONS)}")
 
 
 @dataclass

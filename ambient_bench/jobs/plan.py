@@ -44,7 +44,8 @@ class RunSpec:
 
 
 # Policy options added after runs were cached, with the defaults that leave those runs' keys unchanged.
-LATER_POLICY_OPTIONS = {"window_starts": "every_step", "loss_weight_cap": 0.0, "sigma_data": 0.5}
+LATER_POLICY_OPTIONS = {"window_starts": "every_step", "loss_weight_cap": 0.0, "sigma_data": 0.5,
+                        "final_action": "free"}
 
 
 def device_key(device: str) -> dict[str, str]:

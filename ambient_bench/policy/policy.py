@@ -61,8 +61,23 @@ class DiffusionPolicy(nn.Module):
             generator=generator,
             method=sampler,
             num_inference_steps=inference_steps,
+            constraint=self.final_action_constraint(),
         )
         return self.normalizer.unnormalize_action(chunk.numpy())
+
+    def final_action_constraint(self):
+        """``policy.final_action: zero``: every clean estimate's last action is written as the
+        normalised 0 (hard conditioning on the known end); None when it is free."""
+        if self.config.final_action == "free":
+            return None
+        zero = torch.from_numpy(self.normalizer.normalize_action(np.zeros(self.action_dim, dtype=np.float32)))
+
+        def pin(x0: torch.Tensor) -> torch.Tensor:
+            x0 = x0.clone()
+            x0[:, -1] = zero.to(x0.dtype)
+            return x0
+
+        return pin
 
 
 class EMA:

@@ -26,6 +26,9 @@ from ..config.sections import PREDICTIONS
 
 # A denoiser maps (x_t, t) to the network's prediction (epsilon, x0 or v).
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# A constraint maps each step's clean estimate x0 to the constrained one (e.g. known entries
+# written in: hard conditioning / inpainting); the next x_t is built from it.
+Constraint = Callable[[torch.Tensor], torch.Tensor]
 
 
 def squaredcos_cap_v2_betas(num_steps: int, max_beta: float = 0.999) -> torch.Tensor:
@@ -144,21 +147,27 @@ class NoiseSchedule:
         method: str = "ddim",
         num_inference_steps: int | None = None,
         device: torch.device | str = "cpu",
+        constraint: Constraint | None = None,
     ) -> torch.Tensor:
-        """Draw samples with DDPM (all T steps, stochastic) or DDIM (eta = 0, strided)."""
+        """Draw samples with DDPM (all T steps, stochastic) or DDIM (eta = 0, strided).
+
+        ``constraint`` is applied to every step's clean estimate before the update; both
+        samplers' last step returns that estimate, so the sample satisfies it exactly.
+        """
         x = torch.randn(shape, generator=generator, device=device)
+        constraint = constraint or (lambda x0: x0)
         if method == "ddpm":
-            return self._sample_ddpm(denoiser, x, generator)
+            return self._sample_ddpm(denoiser, x, generator, constraint)
         if method == "ddim":
-            return self._sample_ddim(denoiser, x, num_inference_steps or self.num_steps)
+            return self._sample_ddim(denoiser, x, num_inference_steps or self.num_steps, constraint)
         raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {method!r}")
 
-    def _sample_ddpm(self, denoiser: Denoiser, x: torch.Tensor, generator) -> torch.Tensor:
+    def _sample_ddpm(self, denoiser: Denoiser, x: torch.Tensor, generator, constraint: Constraint) -> torch.Tensor:
         abar = self.alphas_cumprod
         var = self.posterior_variance()
         for t in range(self.num_steps - 1, -1, -1):
             tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-            x0 = self.predict_x0(denoiser(x, tt), x, tt)
+            x0 = constraint(self.predict_x0(denoiser(x, tt), x, tt))
             abar_prev = abar[t - 1] if t > 0 else torch.tensor(1.0, dtype=torch.float64)
             c0 = (abar_prev.sqrt() * self.betas[t] / (1 - abar[t])).item()
             ct = (self.alphas[t].sqrt() * (1 - abar_prev) / (1 - abar[t])).item()
@@ -175,19 +184,21 @@ class NoiseSchedule:
         ratio = self.num_steps // num_inference_steps
         return [i * ratio for i in range(num_inference_steps)][::-1]
 
-    def ddim_step(self, model_out: torch.Tensor, x_t: torch.Tensor, t: int, t_prev: int) -> torch.Tensor:
+    def ddim_step(self, model_out: torch.Tensor, x_t: torch.Tensor, t: int, t_prev: int,
+                  constraint: Constraint = lambda x0: x0) -> torch.Tensor:
         """Deterministic DDIM update x_t -> x_{t_prev} (t_prev = -1 means the clean sample)."""
         tt = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
-        x0 = self.predict_x0(model_out, x_t, tt)
+        x0 = constraint(self.predict_x0(model_out, x_t, tt))
         abar_t = self.alphas_cumprod[t].item()
         abar_prev = self.alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
         eps = (x_t - math.sqrt(abar_t) * x0) / math.sqrt(1 - abar_t)
         return math.sqrt(abar_prev) * x0 + math.sqrt(1 - abar_prev) * eps
 
-    def _sample_ddim(self, denoiser: Denoiser, x: torch.Tensor, num_inference_steps: int) -> torch.Tensor:
+    def _sample_ddim(self, denoiser: Denoiser, x: torch.Tensor, num_inference_steps: int,
+                     constraint: Constraint) -> torch.Tensor:
         steps = self.ddim_timesteps(num_inference_steps)
         for i, t in enumerate(steps):
             t_prev = steps[i + 1] if i + 1 < len(steps) else -1
             tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-            x = self.ddim_step(denoiser(x, tt), x, t, t_prev)
+            x = self.ddim_step(denoiser(x, tt), x, t, t_prev, constraint)
         return x

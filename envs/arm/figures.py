@@ -15,7 +15,7 @@ from ambient_bench.task import SuiteFigures
 
 from .model import DT_S, GRIPPER_SPHERES, LINK_SPHERES, SCENE_BOXES
 from .plans import plan_from_episode
-from .scene import ArmScene, Problem, arm_scene, problem_from_rng
+from .scene import ArmScene, Problem, arm_scene
 from .task import ArmTask
 
 
@@ -52,7 +52,8 @@ class ArmFigures(SuiteFigures):
     def render_scene(self, task_params: dict[str, Any], path: str | Path, seed: int) -> bool:
         """A 3-D drawing of the scene with the robot at the start and goal of problem ``seed``."""
         task = ArmTask(**task_params)
-        render_robot(task.scene, problem_from_rng(task.scene, np.random.default_rng(int(seed)), task.slots), path)
+        task.reset(np.array([seed]))
+        render_robot(task.scene, task.problems[0], path)
         return True
 
 

@@ -22,6 +22,9 @@ IK_CLEARANCE_M = 0.02  # start/goal clearance: more than the trajopt margin, so 
 IK_POSITION_BOX_M = 0.01
 APPROACH_ANGLE_RAD = 0.25
 PROBLEM_ATTEMPTS = 30
+# The fixed start of the "home" problems (the public iiwa shelf-and-bins planning demos' q0):
+# collision-free with 3.1 cm clearance, tool point at about (0.48, 0, 0.31) m.
+HOME_Q_RAD = np.array([0.0, 0.3, 0.0, -1.8, 0.0, 1.0, 1.57])
 # Episodes per evaluation batch whose tool-point paths are stored in the eval records.
 N_STORED_ROLLOUTS = 16
 # Datasets store float32 configurations: a joint at its limit may round ~1e-7 rad past it.
@@ -108,14 +111,30 @@ SLOTS = {
 }
 
 
-def check_slots(slots: Sequence[str]) -> list[str]:
-    """The slot names, or ValueError naming the unknown one and the valid ones."""
-    slots = list(slots)
+# How problems are posed: "home" starts every plan at HOME_Q_RAD and puts the goal in one of
+# ``slots`` (IK seeded at home: one posture family per slot, few modes, like the maze's fixed
+# start); "slot_pairs" draws start and goal in two different slots from random IK guesses
+# (a 14-D space of problems: the harder variant). Each has its default slots: from home, the
+# three shelf compartments (the straight line fails into most of them), the bins and table
+# being nearly free.
+PROBLEM_SETS = {
+    "home": ("shelf_bottom", "shelf_middle", "shelf_top"),
+    "slot_pairs": tuple(SLOTS),
+}
+
+
+def check_slots(slots: Sequence[str] | None, problems: str = "home") -> list[str]:
+    """The slot names (None: the problem set's default), or ValueError naming the unknown
+    problem set or slot and the valid ones."""
+    if problems not in PROBLEM_SETS:
+        raise ValueError(f"unknown problems {problems!r}; valid: {', '.join(PROBLEM_SETS)}")
+    slots = list(PROBLEM_SETS[problems] if slots is None else slots)
     unknown = [s for s in slots if s not in SLOTS]
     if unknown:
         raise ValueError(f"unknown slot {unknown[0]!r}; valid slots: {', '.join(SLOTS)}")
-    if len(set(slots)) < 2:
-        raise ValueError(f"slots {slots}: need at least 2 distinct slots (start and goal differ)")
+    if len(set(slots)) < (1 if problems == "home" else 2):
+        raise ValueError(f"slots {slots}: need at least {1 if problems == 'home' else 2} distinct slot(s) "
+                         f"for problems={problems!r}")
     return slots
 
 

@@ -1,4 +1,5 @@
-"""The plan check shared by the generators, the task and the env; plans <-> episodes; acc^2."""
+"""The plan check shared by the generators, the task and the env; plans <-> episodes (as
+deviations from the straight line); acc^2."""
 
 from __future__ import annotations
 
@@ -41,28 +42,51 @@ def resample_uniform(waypoints: np.ndarray, n_points: int = N_WAYPOINTS + 1) -> 
     return np.stack([np.interp(s, arc, q[:, j]) for j in range(q.shape[1])], axis=1)
 
 
+def straight_line(q_start: np.ndarray, q_goal: np.ndarray, n_points: int = N_WAYPOINTS + 1) -> np.ndarray:
+    """(n_points, 7) configurations evenly spaced on the joint-space line from start to goal."""
+    s = np.linspace(0.0, 1.0, n_points)[:, None]
+    q_start, q_goal = np.asarray(q_start, dtype=float), np.asarray(q_goal, dtype=float)
+    return q_start + s * (q_goal - q_start)
+
+
+def plan_from_deviations(q_start: np.ndarray, q_goal: np.ndarray, deviations: np.ndarray) -> np.ndarray:
+    """The plan q_0..q_K (K+1, 7) that ``deviations`` (K, 7) describe: q_k = line_k + d_k for
+    0 < k < K, with q_0 = q_start and q_K = q_goal exactly whatever d_K is (the sampler pins
+    it to 0). An all-zero output is exactly the straight line."""
+    deviations = np.asarray(deviations, dtype=float)
+    plan = straight_line(q_start, q_goal, len(deviations) + 1)
+    plan[1:-1] += deviations[:-1]
+    return plan
+
+
 def episode_from_plan(waypoints: np.ndarray, q_goal: np.ndarray, seed: int) -> Episode:
-    """obs[k] = [q_k, q_goal], action[k] = q_{k+1}, k = 0..K-1."""
-    q = np.asarray(waypoints, dtype=float)
-    obs = np.concatenate([q[:-1], np.repeat(np.asarray(q_goal, dtype=float)[None], len(q) - 1, 0)], axis=1)
-    return Episode(obs, q[1:], seed)
+    """obs[k] = [q_k, q_goal], action[k] = q_{k+1} - line_{k+1}, k = 0..K-1: the plan as its
+    deviation from the straight joint-space line between its (float32) ends, 0 at the goal."""
+    q = np.asarray(waypoints, dtype=np.float32).astype(float)
+    goal = np.asarray(q_goal, dtype=np.float32).astype(float)
+    obs = np.concatenate([q[:-1], np.repeat(goal[None], len(q) - 1, 0)], axis=1)
+    deviations = q[1:] - straight_line(q[0], goal, len(q))[1:]
+    deviations[-1] = 0.0
+    return Episode(obs, deviations, seed)
 
 
 def plan_from_episode(episode: Episode) -> np.ndarray:
-    """(K+1, 7) configurations q_0..q_K of a stored episode."""
-    return np.concatenate([episode.obs[:1, :N_JOINTS], episode.action], axis=0).astype(float)
+    """(K+1, 7) configurations q_0..q_K of a stored episode (its start and goal from obs[0])."""
+    first = episode.obs[0].astype(float)
+    return plan_from_deviations(first[:N_JOINTS], first[N_JOINTS:], episode.action)
 
 
 def plan_episodes(
     seeds: Sequence[int],
     attempts: Sequence[Any],
     plan: Callable[[ArmScene, Problem, int, Any], tuple[np.ndarray | None, str]],
-    slots: Sequence[str],
+    slots: Sequence[str] | None,
+    problems: str,
     solver: str,
 ) -> GeneratorOutput:
     """The loop both arm generators share: per seed its problem, then
     ``plan(scene, problem, seed, attempt) -> (waypoints (65, 7) | None, solver_or_reason)``
-    per attempt until the float32 plan passes ``plan_problem`` (what the dataset stores).
+    per attempt until the plan the stored episode describes passes ``plan_problem``.
 
     Never raises on one problem: IK failures, solver errors and invalid plans are skipped
     and counted by reason, and failed seeds by slot pair, in the output's stats.
@@ -75,14 +99,16 @@ def plan_episodes(
     n_failed = 0
     for seed in seeds:
         try:
-            prob = problem_from_rng(scene, np.random.default_rng(int(seed)), slots)
+            prob = problem_from_rng(scene, np.random.default_rng(int(seed)), slots, problems)
         except RuntimeError:
             failed_attempts["no start/goal (IK)"] = failed_attempts.get("no start/goal (IK)", 0) + 1
             n_failed += 1
             continue
-        found = first_valid_attempt(attempts, lambda attempt: plan(scene, prob, int(seed), attempt),
-                                    lambda waypoints: plan_problem(scene, waypoints, prob.q_goal.astype(np.float32)),
-                                    failed_attempts)
+        found = first_valid_attempt(
+            attempts, lambda attempt: plan(scene, prob, int(seed), attempt),
+            lambda waypoints: plan_problem(scene, plan_from_episode(episode_from_plan(waypoints, prob.q_goal, seed)),
+                                           prob.q_goal.astype(np.float32)),
+            failed_attempts)
         if found is None:
             n_failed += 1
             failed_pairs[prob.slot_pair] = failed_pairs.get(prob.slot_pair, 0) + 1
@@ -95,10 +121,10 @@ def plan_episodes(
                                                          "failed_slot_pairs": failed_pairs})
 
 
-def plan_record(scene: ArmScene, seed: int, prob: Problem, actions: np.ndarray,
+def plan_record(scene: ArmScene, seed: int, prob: Problem, deviations: np.ndarray,
                 goal_tolerance_rad: float) -> dict[str, Any]:
-    """The evaluation record of one predicted plan (``actions`` (64, 7) = q_1..q_64)."""
-    waypoints = np.concatenate([prob.q_start[None], np.asarray(actions, dtype=float)])
+    """The evaluation record of one predicted plan (``deviations`` (64, 7) from the straight line)."""
+    waypoints = plan_from_deviations(prob.q_start, prob.q_goal, deviations)
     reason = plan_problem(scene, waypoints, prob.q_goal, goal_tolerance_rad)
     finite = np.isfinite(waypoints).all()
     tool = scene.tool_points(np.stack([waypoints[-1], prob.q_goal])) if finite else np.full((2, 3), np.nan)

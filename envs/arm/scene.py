@@ -11,6 +11,7 @@ import numpy as np
 from .model import (
     APPROACH_ANGLE_RAD,
     EDGE_STEP_RAD,
+    HOME_Q_RAD,
     IK_CLEARANCE_M,
     IK_POSITION_BOX_M,
     N_JOINTS,
@@ -20,6 +21,7 @@ from .model import (
     SLOTS,
     TOOL_POINT_M,
     Slot,
+    check_slots,
     iiwa14_urdf,
     scene_sdf,
 )
@@ -107,27 +109,39 @@ class Problem:
         return f"{self.start_slot}->{self.goal_slot}"
 
 
-def problem_from_rng(scene: ArmScene, rng: np.random.Generator, slots: Sequence[str] = tuple(SLOTS)) -> Problem:
-    """Start and goal in two different slots, each by IK from a random guess in the middle
-    half of the joint box (guesses over the whole box give contorted, joint-limit-hugging
-    postures whose plans take several times longer); up to ``PROBLEM_ATTEMPTS`` draws
-    (slot pair, targets, guesses), then RuntimeError."""
-    slots = list(slots)
+def problem_from_rng(scene: ArmScene, rng: np.random.Generator, slots: Sequence[str] | None = None,
+                     problems: str = "home") -> Problem:
+    """One problem of the set ``problems`` (``PROBLEM_SETS``) over ``slots`` (None: its default).
+
+    "home": the start is ``HOME_Q_RAD``; the goal is a target in one slot, solved by IK seeded
+    at home (so each slot's goals share one posture family). "slot_pairs": start and goal in
+    two different slots, each by IK from a random guess in the middle half of the joint box
+    (guesses over the whole box give contorted, joint-limit-hugging postures whose plans take
+    several times longer). Up to ``PROBLEM_ATTEMPTS`` draws (slots, targets, guesses), then
+    RuntimeError.
+    """
+    slots = check_slots(slots, problems)
     for _ in range(PROBLEM_ATTEMPTS):
-        names = [slots[i] for i in rng.choice(len(slots), size=2, replace=False)]
+        if problems == "home":
+            names, guesses = [slots[rng.integers(len(slots))]], [HOME_Q_RAD]
+        else:
+            names = [slots[i] for i in rng.choice(len(slots), size=2, replace=False)]
+            guesses = []
         qs = []
-        for name in names:
+        for i, name in enumerate(names):
             slot = SLOTS[name]
             target = np.array(slot.centre_m) + rng.uniform(-1, 1, 3) * np.array(slot.half_extent_m)
-            q = scene.solve_ik(slot, target, rng.uniform(Q_LOWER / 2, Q_UPPER / 2))
+            q = scene.solve_ik(slot, target, guesses[i] if guesses else rng.uniform(Q_LOWER / 2, Q_UPPER / 2))
             if q is None:
                 break
             qs.append(q)
-        if len(qs) == 2:
+        if len(qs) == len(names):
+            if problems == "home":
+                return Problem(HOME_Q_RAD.copy(), qs[0], "home", names[0])
             return Problem(qs[0], qs[1], names[0], names[1])
-    raise RuntimeError(f"no start/goal found in {PROBLEM_ATTEMPTS} IK draws over slots {slots}")
+    raise RuntimeError(f"no start/goal found in {PROBLEM_ATTEMPTS} IK draws over slots {slots} ({problems})")
 
 
-def problem(seed: int, slots: Sequence[str] = tuple(SLOTS)) -> Problem:
-    """The problem of an episode seed; identical to ``Arm7-v0.reset(seed=seed)``."""
-    return problem_from_rng(arm_scene(), np.random.default_rng(int(seed)), slots)
+def problem(seed: int, slots: Sequence[str] | None = None, problems: str = "home") -> Problem:
+    """The problem of an episode seed; identical to ``Arm7-v0.reset(seed=seed)`` with the same set."""
+    return problem_from_rng(arm_scene(), np.random.default_rng(int(seed)), slots, problems)

@@ -16,42 +16,42 @@ from .model import (
     N_STORED_ROLLOUTS,
     N_WAYPOINTS,
     OBS_DIM,
-    SLOTS,
     check_goal_tolerance,
     check_slots,
 )
-from .plans import plan_record
+from .plans import plan_from_deviations, plan_record
 from .scene import arm_scene, problem_from_rng
 
 
 @TASKS.register("arm")
 class ArmTask:
-    """Many planning problems evaluated together (the ``BatchedTask`` protocol): actions are
-    collected until each episode has its 64 waypoints (one ``step`` for a whole-plan
-    policy), then every plan is checked with ``plan_problem``. The records of the first
+    """Many planning problems evaluated together (the ``BatchedTask`` protocol): actions (each
+    waypoint's deviation from the straight line) are collected until each episode has its 64
+    (one ``step`` for a whole-plan policy), then every plan is checked with ``plan_problem``. The records of the first
     ``N_STORED_ROLLOUTS`` episodes of a batch keep their tool-point paths (m, 0.1 mm)."""
 
     obs_dim = OBS_DIM
     action_dim = ACTION_DIM
 
-    def __init__(self, goal_tolerance_rad: float = GOAL_TOLERANCE_RAD, slots: Sequence[str] = tuple(SLOTS)):
-        self.check_params(goal_tolerance_rad, slots)
-        self.goal_tolerance_rad, self.slots = goal_tolerance_rad, list(slots)
+    def __init__(self, goal_tolerance_rad: float = GOAL_TOLERANCE_RAD, problems: str = "home",
+                 slots: Sequence[str] | None = None):
+        self.check_params(goal_tolerance_rad, problems, slots)
+        self.goal_tolerance_rad, self.problem_set, self.slots = goal_tolerance_rad, problems, check_slots(slots, problems)
         self.scene = arm_scene()
         self.reset(np.zeros(0, dtype=np.int64))
 
     @staticmethod
-    def check_params(goal_tolerance_rad: float = GOAL_TOLERANCE_RAD, slots: Sequence[str] = tuple(SLOTS)) -> None:
-        """ValueError for an unknown slot or a goal tolerance outside (0, 1] rad."""
+    def check_params(goal_tolerance_rad: float = GOAL_TOLERANCE_RAD, problems: str = "home",
+                     slots: Sequence[str] | None = None) -> None:
+        """ValueError for an unknown problem set or slot, or a goal tolerance outside (0, 1] rad."""
         check_goal_tolerance(goal_tolerance_rad)
-        check_slots(slots)
+        check_slots(slots, problems)
 
     def reset(self, seeds: np.ndarray) -> np.ndarray:
         self.seeds = np.asarray(seeds, dtype=np.int64)
-        self.problems = [problem_from_rng(self.scene, np.random.default_rng(int(s)), self.slots) for s in self.seeds]
-        self.plans = np.zeros((len(self.seeds), N_WAYPOINTS + 1, N_JOINTS))
-        for i, prob in enumerate(self.problems):
-            self.plans[i, 0] = prob.q_start
+        self.problems = [problem_from_rng(self.scene, np.random.default_rng(int(s)), self.slots, self.problem_set)
+                         for s in self.seeds]
+        self.deviations = np.zeros((len(self.seeds), N_WAYPOINTS, N_JOINTS))
         self.steps = np.zeros(len(self.seeds), dtype=np.int64)
         self._records: list[dict[str, Any] | None] = [None] * len(self.seeds)
         return self._observations()
@@ -62,7 +62,8 @@ class ArmTask:
 
     def _observations(self) -> np.ndarray:
         goals = np.array([p.q_goal for p in self.problems]).reshape(-1, N_JOINTS)
-        current = self.plans[np.arange(len(self.seeds)), self.steps]
+        current = np.array([plan_from_deviations(p.q_start, p.q_goal, d)[k]
+                            for p, d, k in zip(self.problems, self.deviations, self.steps)]).reshape(-1, N_JOINTS)
         return np.concatenate([current, goals], axis=1).astype(np.float32)
 
     def step(self, chunks: np.ndarray) -> np.ndarray:
@@ -72,13 +73,14 @@ class ArmTask:
             raise ValueError(f"chunks {chunks.shape}: expected ({len(active)}, n_steps, {N_JOINTS})")
         for i, chunk in zip(active, chunks):
             n = min(len(chunk), N_WAYPOINTS - self.steps[i])
-            self.plans[i, self.steps[i] + 1: self.steps[i] + 1 + n] = chunk[:n]
+            self.deviations[i, self.steps[i]: self.steps[i] + n] = chunk[:n]
             self.steps[i] += n
             if self.steps[i] == N_WAYPOINTS:
-                record = plan_record(self.scene, int(self.seeds[i]), self.problems[i], self.plans[i, 1:],
-                                     self.goal_tolerance_rad)
-                if i < N_STORED_ROLLOUTS and np.isfinite(self.plans[i]).all():  # for figures, never re-run
-                    record["tool_path"] = np.round(self.scene.tool_points(self.plans[i]), 4).tolist()
+                prob = self.problems[i]
+                record = plan_record(self.scene, int(self.seeds[i]), prob, self.deviations[i], self.goal_tolerance_rad)
+                plan = plan_from_deviations(prob.q_start, prob.q_goal, self.deviations[i])
+                if i < N_STORED_ROLLOUTS and np.isfinite(plan).all():  # for figures, never re-run
+                    record["tool_path"] = np.round(self.scene.tool_points(plan), 4).tolist()
                 self._records[i] = record
         return self._observations()
 

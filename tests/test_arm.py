@@ -51,18 +51,34 @@ def test_plan_check_reasons(scene):
     assert arm.plan_problem(scene, line[:, :6], q1) == "not finite (K, 7)"
 
 
-def test_problems_deterministic_clear_and_in_their_slots(scene):
-    for seed in range(3):
+def assert_in_slot(scene, q, name):
+    assert scene.clearance_m(q) >= arm.IK_CLEARANCE_M - 1e-4
+    slot = arm.SLOTS[name]
+    offset = np.abs(scene.tool_points(q)[0] - slot.centre_m)
+    assert (offset <= np.array(slot.half_extent_m) + arm.IK_POSITION_BOX_M + 1e-5).all()
+
+
+def test_home_problems_start_at_home_and_are_deterministic_clear_and_in_their_slots(scene):
+    assert scene.clearance_m(arm.HOME_Q_RAD) > arm.IK_CLEARANCE_M
+    goals = set()
+    for seed in range(6):
         a, b = arm.problem(seed), arm.problem(seed)
+        np.testing.assert_array_equal(a.q_goal, b.q_goal)
+        np.testing.assert_array_equal(a.q_start, arm.HOME_Q_RAD)
+        assert a.start_slot == "home" and a.goal_slot in arm.PROBLEM_SETS["home"]
+        assert_in_slot(scene, a.q_goal, a.goal_slot)
+        goals.add(a.goal_slot)
+    assert len(goals) >= 2 and not np.array_equal(arm.problem(0).q_goal, arm.problem(1).q_goal)
+
+
+def test_slot_pair_problems_are_deterministic_clear_and_in_their_slots(scene):
+    for seed in range(3):
+        a, b = arm.problem(seed, problems="slot_pairs"), arm.problem(seed, problems="slot_pairs")
         np.testing.assert_array_equal(a.q_start, b.q_start)
         np.testing.assert_array_equal(a.q_goal, b.q_goal)
         assert a.start_slot != a.goal_slot
         for q, name in ((a.q_start, a.start_slot), (a.q_goal, a.goal_slot)):
-            assert scene.clearance_m(q) >= arm.IK_CLEARANCE_M - 1e-4
-            slot = arm.SLOTS[name]
-            offset = np.abs(scene.tool_points(q)[0] - slot.centre_m)
-            assert (offset <= np.array(slot.half_extent_m) + arm.IK_POSITION_BOX_M + 1e-5).all()
-    assert not np.array_equal(arm.problem(0).q_goal, arm.problem(1).q_goal)
+            assert_in_slot(scene, q, name)
 
 
 def test_problem_identical_in_a_fresh_process():
@@ -71,23 +87,42 @@ def test_problem_identical_in_a_fresh_process():
     assert eval(other.strip().splitlines()[-1]) == arm.problem(5).q_goal.tolist()
 
 
-def test_unknown_slot_and_bad_tolerance_are_rejected():
+def test_unknown_slot_problem_set_and_bad_tolerance_are_rejected():
     with pytest.raises(ValueError, match="unknown slot 'attic'"):
         arm.check_slots(["table", "attic"])
+    with pytest.raises(ValueError, match="unknown problems 'garden'"):
+        arm.check_slots(None, "garden")
     with pytest.raises(ValueError, match="at least 2 distinct"):
-        arm.check_slots(["table", "table"])
+        arm.check_slots(["table", "table"], "slot_pairs")
+    assert arm.check_slots(["table"], "home") == ["table"]
+    assert arm.check_slots(None, "slot_pairs") == list(arm.SLOTS)
     for bad in (0.0, -0.1, 2.0):
         with pytest.raises(ValueError, match="goal_tolerance_rad"):
             arm.check_goal_tolerance(bad)
 
 
-def test_episode_layout_round_trips(scene):
-    q = np.linspace(np.zeros(7), np.ones(7) * 0.5, 65)
-    ep = arm.episode_from_plan(q, q[-1], seed=3)
+def test_episode_layout_round_trips_as_deviations_from_the_straight_line(scene):
+    q0, q1 = np.zeros(7), np.ones(7) * 0.5
+    bent = arm.straight_line(q0, q1) + np.sin(np.linspace(0, np.pi, 65))[:, None] * 0.1
+    ep = arm.episode_from_plan(bent, q1, seed=3)
     assert ep.obs.shape == (64, 14) and ep.action.shape == (64, 7)
-    np.testing.assert_allclose(ep.obs[:, 7:], np.repeat(q[-1:], 64, 0), atol=1e-7)
-    np.testing.assert_allclose(arm.plan_from_episode(ep), q, atol=1e-7)
-    assert arm.average_squared_acceleration(q, arm.DT_S) == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_allclose(ep.obs[:, 7:], np.repeat(q1[None], 64, 0), atol=1e-7)
+    np.testing.assert_allclose(ep.action[:-1], bent[1:-1] - arm.straight_line(q0, q1)[1:-1], atol=1e-6)
+    assert (ep.action[-1] == 0).all()
+    np.testing.assert_allclose(arm.plan_from_episode(ep), bent, atol=1e-6)
+    assert arm.average_squared_acceleration(arm.straight_line(q0, q1), arm.DT_S) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_zero_deviations_are_the_straight_line_and_any_output_hits_both_ends():
+    rng = np.random.default_rng(0)
+    q_start, q_goal = rng.uniform(-1, 1, 7), rng.uniform(-1, 1, 7)
+    np.testing.assert_array_equal(arm.plan_from_deviations(q_start, q_goal, np.zeros((64, 7))),
+                                  arm.straight_line(q_start, q_goal))
+    for scale in (0.01, 1.0, 100.0):
+        plan = arm.plan_from_deviations(q_start, q_goal, rng.normal(0, scale, (64, 7)))
+        assert plan.shape == (65, 7)
+        np.testing.assert_array_equal(plan[0], q_start)
+        np.testing.assert_array_equal(plan[-1], q_goal)
 
 
 @pytest.mark.parametrize("name, seeds", [("arm_rrt", [0, 1, 2]), ("arm_trajopt", [2, 3])])
@@ -124,10 +159,9 @@ def test_gym_env_passes_check_env_and_matches_the_task_problems():
     obs, info = env.reset(seed=7)
     prob = arm.problem(7)
     np.testing.assert_allclose(obs, np.concatenate([prob.q_start, prob.q_goal]).astype(np.float32))
-    plan = np.linspace(prob.q_start, prob.q_goal, 65)[1:].astype(np.float32)
-    _, reward, terminated, truncated, record = env.step(plan)
+    _, reward, terminated, truncated, record = env.step(np.zeros((64, 7), dtype=np.float32))  # the straight line
     assert terminated and not truncated
-    assert reward == float(arm.plan_problem(env.scene, np.vstack([prob.q_start, plan]), prob.q_goal) is None)
+    assert reward == float(arm.plan_problem(env.scene, arm.straight_line(prob.q_start, prob.q_goal), prob.q_goal) is None)
 
 
 def test_task_checks_whole_plans_however_they_are_chunked(scene):
@@ -138,9 +172,8 @@ def test_task_checks_whole_plans_however_they_are_chunked(scene):
     task = arm.ArmTask()
     obs = task.reset(seeds)
     np.testing.assert_allclose(obs[0], stored.obs[0], atol=1e-6)
-    other = arm.problem(5)
-    wrong_way = np.linspace(other.q_start, other.q_start * 0.5, 65)[1:]
-    plans = np.stack([stored.action, stored.action, wrong_way])
+    into_the_table = np.tile([0.0, 2.0, 0, 0, 0, 0, 0], (64, 1))  # shoulder bent far forward mid-plan
+    plans = np.stack([stored.action, stored.action, into_the_table])
     task.step(plans[:, :40])
     assert not task.done.any()
     task.step(plans[:, 40:])
@@ -152,15 +185,17 @@ def test_task_checks_whole_plans_however_they_are_chunked(scene):
     first, second, third = task.records()
     assert first["success"] and first == second and first["goal_error_rad"] < 1e-6
     assert np.asarray(first["tool_path"]).shape == (65, 3)
-    assert not third["success"] and third["failure"] in ("collides", "misses the goal")
+    assert not third["success"] and third["failure"] in ("collides", "joint limits")
     agg = task.aggregate(task.records())
     assert agg["success_rate"] == pytest.approx(2 / 3)
     assert agg["accel_sq_mean"] == pytest.approx(first["accel_sq"])
     assert task.aggregate(task.records())["collision_rate"] == float(third["collision"]) / 3
 
 
-def test_task_rejects_unknown_slots_and_tolerances():
+def test_task_rejects_unknown_slots_problem_sets_and_tolerances():
     with pytest.raises(ValueError, match="unknown slot"):
         arm.ArmTask(slots=["table", "garage"])
+    with pytest.raises(ValueError, match="unknown problems"):
+        arm.ArmTask(problems="anywhere")
     with pytest.raises(ValueError, match="goal_tolerance_rad"):
         arm.ArmTask(goal_tolerance_rad=3.0)

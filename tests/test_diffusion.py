@@ -73,6 +73,25 @@ def test_ddim_with_exact_gaussian_denoiser_samples_the_gaussian():
     assert x.std().item() == pytest.approx(STD, abs=0.01)
 
 
+@pytest.mark.parametrize("method", ["ddim", "ddpm"])
+def test_a_constraint_holds_in_every_steps_clean_estimate_and_exactly_in_the_sample(method):
+    s = NoiseSchedule(20, prediction="sample")
+    pinned, estimates = 0.3, []
+
+    def pin_last(x0):
+        x0 = x0.clone()
+        x0[:, -1] = pinned
+        estimates.append(x0)
+        return x0
+
+    x = s.sample(lambda x, t: torch.zeros_like(x) + 0.7, (4, 8, 2), torch.Generator().manual_seed(0), method=method,
+                 num_inference_steps=5, constraint=pin_last)
+    assert len(estimates) == (5 if method == "ddim" else 20)
+    assert all((e[:, -1] == pinned).all() for e in estimates)
+    assert (x[:, -1] == pinned).all()
+    assert torch.allclose(x[:, :-1], torch.full_like(x[:, :-1], 0.7))
+
+
 def test_ddpm_with_exact_gaussian_denoiser_has_the_gaussian_mean():
     # (its spread is slightly below STD: the beta-tilde reverse variance ignores Var[x0 | x_t])
     s = NoiseSchedule(100, clip_sample=False)

@@ -70,6 +70,10 @@ def test_run_keys(tmp_path):
     edm = [Plan(load_suite("maze", "smoke", ["policy.prediction=edm", f"policy.sigma_data={d}"]), "smoke", tmp_path)
            for d in (0.5, 0.1)]
     assert len({v.run_dir(run), edm[0].run_dir(run), edm[1].run_dir(run)}) == 3
+    # a later option at its default keeps the key runs had before it existed
+    pinned = Plan(load_suite("maze", "smoke", ["policy.final_action=zero"]), "smoke", tmp_path)
+    assert pinned.run_dir(run) != plan.run_dir(run)
+    assert Plan(load_suite("maze", "smoke", ["policy.final_action=free"]), "smoke", tmp_path).run_dir(run) == plan.run_dir(run)
     # Only runs that read the classifier's annotation depend on its config.
     other = Plan(load_suite("maze", "smoke", ["classifier.steps=21"]), "smoke", tmp_path)
     classified = RunSpec("ambient_classifier", (("granularity", "dataset"),), 0)

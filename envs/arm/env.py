@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import gymnasium
 import numpy as np
@@ -21,7 +20,7 @@ class Arm7Env(gymnasium.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, goal_tolerance_rad: float = GOAL_TOLERANCE_RAD, problems: str = "home",
-                 slots: Sequence[str] | None = None):
+                 slots: list[str] | None = None):
         self.goal_tolerance_rad = check_goal_tolerance(goal_tolerance_rad)
         self.problem_set, self.slots = problems, check_slots(slots, problems)
         self.scene = arm_scene()

@@ -25,15 +25,21 @@ class ArmFigures(SuiteFigures):
 
     def plot_rollouts(self, records_by_label: dict[str, list[dict[str, Any]]], task_params: dict[str, Any],
                       path: str | Path) -> bool:
-        """One column per policy: the stored tool-point paths of its test plans, by outcome."""
-        panels = {}
+        """One column per policy: the stored tool-point paths of its test plans, by outcome, and
+        its success per goal slot (all test plans)."""
+        panels, bars = {}, {}
         for label, records in records_by_label.items():
             stored = [r for r in records if "tool_path" in r]
             rate = 100 * sum(r["success"] for r in records) / max(len(records), 1)
             groups = {outcome: [np.asarray(r["tool_path"]) for r in stored if r["success"] == (outcome == "success")]
                       for outcome in ("success", "failure")}
-            panels[f"{label} ({rate:.1f} % success)"] = {k: v for k, v in groups.items() if v}
-        plot_views(panels, path)
+            title = f"{label} ({rate:.1f} % success)"
+            panels[title] = {k: v for k, v in groups.items() if v}
+            by_goal: dict[str, list[bool]] = {}
+            for r in records:
+                by_goal.setdefault(r["slot_pair"].split("->")[-1], []).append(bool(r["success"]))
+            bars[title] = {goal: 100 * float(np.mean(v)) for goal, v in sorted(by_goal.items())}
+        plot_views(panels, path, bars)
         return True
 
     def plot_datasets(self, datasets: dict[str, Any], task_params: dict[str, Any], path: str | Path,
@@ -60,9 +66,11 @@ class ArmFigures(SuiteFigures):
 _VIEWS = (("top view", 0, 1, "x (m)", "y (m)"), ("side view", 0, 2, "x (m)", "z (m)"))
 
 
-def plot_views(panels: dict[str, dict[str, Sequence[np.ndarray]]], path: str | Path) -> Path:
+def plot_views(panels: dict[str, dict[str, Sequence[np.ndarray]]], path: str | Path,
+               bars: dict[str, dict[str, float]] | None = None) -> Path:
     """Columns = panels (title -> tool-point paths by label), rows = top and side views of the
-    scene's boxes, each path drawn with a start dot and an end cross."""
+    scene's boxes, each path drawn with a start dot and an end cross; with ``bars`` (title ->
+    success % per goal slot) a third row of bars."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -70,7 +78,8 @@ def plot_views(panels: dict[str, dict[str, Sequence[np.ndarray]]], path: str | P
     from matplotlib.patches import Rectangle
 
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 7.5), squeeze=False)
+    n_rows = 3 if bars else 2
+    fig, axes = plt.subplots(n_rows, len(panels), figsize=(4.2 * len(panels), 3.75 * n_rows), squeeze=False)
     for col, (title, paths_by_label) in enumerate(panels.items()):
         for row, (view, a, b, xlabel, ylabel) in enumerate(_VIEWS):
             ax = axes[row, col]
@@ -92,6 +101,13 @@ def plot_views(panels: dict[str, dict[str, Sequence[np.ndarray]]], path: str | P
             ax.set_title(f"{title}: {view}", fontsize=9)
             if paths_by_label and row == 0:
                 ax.legend(loc="upper left", fontsize=7)
+        if bars:
+            ax, rates = axes[2, col], bars[title]
+            ax.bar(range(len(rates)), list(rates.values()), color="tab:green")
+            ax.set_xticks(range(len(rates)), [g.replace("_", "\n") for g in rates], fontsize=7)
+            ax.set_ylim(0, 100)
+            ax.set_ylabel("success (%)", fontsize=8)
+            ax.set_title(f"{title}: by goal slot", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class ArmTask:
     action_dim = ACTION_DIM
 
     def __init__(self, goal_tolerance_rad: float = GOAL_TOLERANCE_RAD, problems: str = "home",
-                 slots: Sequence[str] | None = None):
+                 slots: list[str] | None = None):
         self.check_params(goal_tolerance_rad, problems, slots)
         self.goal_tolerance_rad, self.problem_set, self.slots = goal_tolerance_rad, problems, check_slots(slots, problems)
         self.scene = arm_scene()
@@ -42,7 +42,7 @@ class ArmTask:
 
     @staticmethod
     def check_params(goal_tolerance_rad: float = GOAL_TOLERANCE_RAD, problems: str = "home",
-                     slots: Sequence[str] | None = None) -> None:
+                     slots: list[str] | None = None) -> None:
         """ValueError for an unknown problem set or slot, or a goal tolerance outside (0, 1] rad."""
         check_goal_tolerance(goal_tolerance_rad)
         check_slots(slots, problems)

@@ -29,6 +29,8 @@ BAD_INPUTS = [
     (["--set", "eval.sampler=euler"], "eval.sampler: must be 'ddim' or 'ddpm'"),
     (["--set", "classifier.stepz=3"], "unknown key classifier.stepz"),
     (["--set", "classifier.tau=high"], "classifier.tau: expected a number, got 'high'"),
+    (["--set", "classifier.steps=-5"], "classifier.steps: -5 must be >= 1"),
+    (["--set", "classifier.tau=0.7"], "classifier.tau: 0.7 must be in [0, 0.5)"),
     (["--set", "task_params.max_steps=-1"], "task_params: max_steps=-1 must be >= 1"),
     (["--set", "task_params.max_steps=many"], "task_params.max_steps: expected an integer, got 'many'"),
     (["--set", "task_params.layout=nowhere"], "maze layout 'nowhere' not found; built-in layouts"),

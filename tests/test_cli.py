@@ -94,6 +94,20 @@ def test_cuda_without_a_gpu_is_bad_input(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("where", ["file", "file/sub", "read-only/sub"])
+def test_an_out_that_cannot_be_a_writable_directory_is_bad_input(where, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a directory")
+    (tmp_path / "read-only").mkdir(mode=0o555)
+    if where.startswith("read-only") and os.access(tmp_path / "read-only", os.W_OK):
+        pytest.skip("this user may write into a read-only directory (root)")
+    before = sorted(tmp_path.rglob("*"))
+    assert run_cli(SMOKE + ["--out", str(tmp_path / where)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --out {tmp_path / where} "), lines
+    assert ("not writable" if where.startswith("read-only") else "is a file") in lines[0]
+    assert sorted(tmp_path.rglob("*")) == before
+
+
 def test_verbose_adds_the_traceback(tmp_path, capsys):
     assert main(SMOKE + ["--out", str(tmp_path), "-v", "--set", "selection_metric=x"]) == 2
     err = capsys.readouterr().err

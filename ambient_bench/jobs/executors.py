@@ -73,15 +73,17 @@ class JobExecutor:
         self.run_graph([(i, fn, job) for i, job in enumerate(jobs)], keep, desc, bar=len(jobs) > 1)
         return [results[i] for i in range(len(jobs))]
 
-    def run_graph(self, tasks, then, desc, bar: bool = True):
+    def run_graph(self, tasks, then, desc, bar: bool = True, total: int | None = None):
         """Run ``tasks`` and, as each ends, the tasks ``then(key, result)`` returns, until none
         is left: a job waits only for the results it needs, never for a whole stage. Work a
         finished job unlocks starts before work not started yet (e.g. a run's evaluations
-        before the next training), so results that gate more work come first. The progress
-        bar's total grows as tasks are added."""
+        before the next training), so results that gate more work come first. ``total``: the
+        graph's job count, where the caller knows it up front, so that progress reads "k of
+        total" from the start; without it the total grows as tasks are added."""
         ready: deque[Task] = deque(tasks)
         running: dict[Any, Hashable] = {}
-        n_done, n_jobs = 0, len(ready)
+        n_done, n_added = 0, len(ready)
+        n_jobs = max(total or 0, n_added)
         with tqdm(total=n_jobs, desc=desc, leave=False, disable=not self.progress or not bar) as progress:
             try:
                 while ready or running:
@@ -95,7 +97,8 @@ class JobExecutor:
                     report_done(self.progress, desc, n_done, n_jobs)
                     unlocked = list(then(key, result))
                     ready.extendleft(reversed(unlocked))
-                    n_jobs += len(unlocked)
+                    n_added += len(unlocked)
+                    n_jobs = max(n_jobs, n_added)
                     progress.total = n_jobs
                     progress.refresh()
             except KeyboardInterrupt:

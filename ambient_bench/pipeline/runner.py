@@ -130,7 +130,11 @@ class Runner:
             return [train(r) for r in plan.final_runs({run.entry: chosen[run.entry]}) if r not in in_sweep]
 
         order = sorted(sweep, key=lambda run: -len(plan.grid_points(run.entry)))
-        self.executor.run_graph([train(run) for run in order], then, "training runs and evaluations")
+        # Each sweep run: training, validation, test; each entry's final seeds beyond the
+        # sweep's: training, test. Which grid point is chosen does not change the count.
+        n_final = len(plan.entries) * max(0, plan.suite.final_seeds - plan.suite.sweep_seeds)
+        self.executor.run_graph([train(run) for run in order], then, "training runs and evaluations",
+                                total=3 * len(sweep) + 2 * n_final)
         return validation, test, {entry: chosen[entry] for entry in plan.entries}
 
     def run(self, stage: str = "all") -> None:

@@ -108,6 +108,24 @@ def test_an_out_that_cannot_be_a_writable_directory_is_bad_input(where, tmp_path
     assert sorted(tmp_path.rglob("*")) == before
 
 
+def test_a_lost_job_is_one_line_with_the_resume_command_exit_1(tmp_path, capsys, monkeypatch):
+    from ambient_bench.jobs.executors import JobLostError
+    from ambient_bench.pipeline.runner import Runner
+
+    def lose_a_job(runner, stage):
+        (runner.root / "runs").mkdir(parents=True)
+        (runner.root / "runs" / ".checkpoint.pt.x1.tmp").write_bytes(b"torn")  # a dead worker's write
+        raise JobLostError("training runs: runs/a did not finish after 3 retries (its worker process died)")
+
+    monkeypatch.setattr(Runner, "run", lose_a_job)
+    assert run_cli(SMOKE + ["--out", str(tmp_path)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["error: training runs: runs/a did not finish after 3 retries (its worker process died); "
+                     f"finished outputs are kept in {tmp_path}/maze/smoke; resume with: python -m ambient_bench.run "
+                     f"{' '.join(SMOKE)} --out {tmp_path}"]
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
 def test_verbose_adds_the_traceback(tmp_path, capsys):
     assert main(SMOKE + ["--out", str(tmp_path), "-v", "--set", "selection_metric=x"]) == 2
     err = capsys.readouterr().err

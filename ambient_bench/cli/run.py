@@ -221,10 +221,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         regenerate = f"; to regenerate it: rm -r {shlex.quote(str(err.directory))} && {resume}" \
             if getattr(err, "directory", None) else ""
         return fail(f"{err}{regenerate}", args.verbose)
-    except (OSError, JobLostError) as err:
+    except (OSError, JobLostError) as err:  # a full disk, a worker that kept dying: the same command resumes
         if args.verbose:
             traceback.print_exc()
-        print(f"error: {err}", file=sys.stderr)
+        remove_temp_files(runner.root)
+        print(f"error: {err}; finished outputs are kept in {runner.root}; resume with: {resume}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Interrupted) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short

@@ -5,7 +5,8 @@ Each executor starts picklable jobs (``submit``) and hands back finished ones
 (``next_done``); ``JobExecutor`` builds the two ways the runner uses them on that, once:
 ``map`` (a stage's jobs, results in order) and ``run_graph`` (jobs that start as soon as
 the results they depend on are in). Ctrl-C stops either with ``Interrupted`` (finished
-outputs are kept); a failed job stops them at once.
+outputs are kept); a failed job stops them at once; a job whose worker process dies is
+retried up to ``MAX_RETRIES`` times, then stops them with ``JobLostError``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import logging
 import multiprocessing
 import signal
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Callable, Hashable, Iterable, Protocol, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Hashable, Iterable, NamedTuple, Protocol, Sequence
 
 from tqdm.auto import tqdm
 
@@ -31,8 +33,17 @@ def report_done(progress: bool, desc: str, n_done: int, n_jobs: int) -> None:
         log.info("%s: %d of %d jobs done", desc, n_done, n_jobs)
 
 
+# How often a job whose worker died is run again (Ray's max_retries; the pool's likewise).
+MAX_RETRIES = 3
+
+
 class JobLostError(RuntimeError):
     """A job whose worker kept dying (killed, out of memory, node lost) until its retries ran out."""
+
+
+def describe_job(job: Any) -> str:
+    """A short name for a job in messages: the output it writes."""
+    return str(getattr(job, "path", None) or getattr(job, "run_dir", None) or type(job).__name__)
 
 
 # A job to run: (a key the caller names it by, the job function, its picklable argument).
@@ -181,16 +192,35 @@ def worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+class Attempt(NamedTuple):
+    """One run of a job in a pool: its handle (the same across retries), the job, how often it
+    was retried before, and the pool it runs in."""
+
+    handle: int
+    fn: Callable[[Any], Any]
+    job: Any
+    retries: int
+    pool: ProcessPoolExecutor
+
+
 class ProcessPoolJobExecutor(JobExecutor):
     """A local process pool, started at the first job and ended when none is left. Jobs set
     their own torch thread count (part of their key), so the worker count changes neither
-    results nor cache keys."""
+    results nor cache keys.
 
-    def __init__(self, workers: int, progress: bool = True):
-        self.workers, self.progress = workers, progress
+    A worker that dies (killed, out of memory) breaks the pool, which then ends its other
+    workers: every job running in it is lost. Each is run again on a fresh pool, up to
+    ``max_retries`` times as on Ray, and finds at most a torn output (a temp file, a shard
+    without its record), which it redoes. A job whose retries run out is a ``JobLostError``.
+    The jobs running beside the one whose worker died count a retry too: their workers died
+    with the pool."""
+
+    def __init__(self, workers: int, progress: bool = True, max_retries: int = MAX_RETRIES):
+        self.workers, self.progress, self.max_retries = workers, progress, max_retries
         self.slots = workers
         self._pool: ProcessPoolExecutor | None = None
-        self._running: set = set()
+        self._running: dict[Future, Attempt] = {}
+        self._n_submitted = 0
 
     def map(self, fn, jobs, desc):
         if len(jobs) <= 1:  # not worth starting workers for
@@ -198,25 +228,51 @@ class ProcessPoolJobExecutor(JobExecutor):
         return super().map(fn, jobs, desc)
 
     def submit(self, fn, job):
+        self._n_submitted += 1
+        self._start(self._n_submitted, fn, job, retries=0)
+        return self._n_submitted
+
+    def _start(self, handle: int, fn: Callable[[Any], Any], job: Any, retries: int) -> None:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=worker_context(), initializer=_init_worker,
                 initargs=(logging.getLogger("drake").getEffectiveLevel(),
                           logging.getLogger("ambient_bench").getEffectiveLevel()))
-        future = self._pool.submit(fn, job)
-        self._running.add(future)
-        return future
+        try:
+            future = self._pool.submit(fn, job)
+        except BrokenProcessPool:  # broke since its last result came in: its lost jobs are retried in next_done
+            self._discard(self._pool)
+            self._start(handle, fn, job, retries)
+            return
+        self._running[future] = Attempt(handle, fn, job, retries, self._pool)
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        """Release a broken pool (its workers are gone) so that the next job starts a fresh one."""
+        if pool is self._pool:
+            pool.shutdown()
+            self._pool = None
 
     def next_done(self, desc):
-        done, _ = wait(self._running, return_when=FIRST_COMPLETED)
-        future = next(iter(done))
-        self._running.discard(future)
-        return future, future.result()  # a failed job raises here: run_graph stops the rest
+        while True:
+            done, _ = wait(self._running, return_when=FIRST_COMPLETED)
+            future = next(iter(done))
+            attempt = self._running.pop(future)
+            try:
+                return attempt.handle, future.result()  # a failed job raises here: run_graph stops the rest
+            except BrokenProcessPool:
+                self._discard(attempt.pool)
+            name = describe_job(attempt.job)
+            if attempt.retries >= self.max_retries:
+                raise JobLostError(f"{desc}: {name} did not finish after {self.max_retries} retries (its worker "
+                                   "process died: killed, or out of memory)")
+            log.warning("%s: the worker process running %s died; running it again (retry %d of %d)", desc, name,
+                        attempt.retries + 1, self.max_retries)
+            self._start(attempt.handle, attempt.fn, attempt.job, attempt.retries + 1)
 
     def stop(self):
         if self._pool is not None:
             stop_workers(self._pool)
-        self._pool, self._running = None, set()
+        self._pool, self._running = None, {}
 
     def close(self):
         if self._pool is not None:

@@ -18,7 +18,7 @@ from typing import Any, Hashable
 
 from ..config.sections import ConfigError, SuiteConfig
 from ..config.typed import to_dict
-from ..data import load_dataset
+from ..data import load_dataset, remove_temp_files
 from ..jobs.executors import Executor, make_executor
 from ..jobs.functions import EvalJob, ShardJob, TrainJob, finalize, run_eval, run_shard, run_train
 from ..jobs.plan import Plan, RunSpec
@@ -140,6 +140,12 @@ class Runner:
     def run(self, stage: str = "all") -> None:
         if stage not in STAGES:
             raise ConfigError(f"unknown stage {stage!r}; valid stages: {', '.join(STAGES)}")
+        self.run_stages(stage)
+        torn = remove_temp_files(self.root)  # every job has ended: no write is under way
+        if torn:
+            log.info("removed %d temp files of writes whose worker died (their jobs were run again)", len(torn))
+
+    def run_stages(self, stage: str) -> None:
         plan = self.plan
         self.datagen()
         if stage == "datagen":

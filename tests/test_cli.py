@@ -27,6 +27,7 @@ BAD_INPUTS = [
     (["--set", "train.lr=[1,"], "override 'train.lr=[1,': the value is not valid YAML"),
     (["--set", "eval.n_validation=0"], "eval.n_validation: 0 must be >= 1"),
     (["--set", "eval.sampler=euler"], "eval.sampler: must be 'ddim' or 'ddpm'"),
+    (["--set", "policy.precision=fp16"], "policy.precision: 'fp16' is not one of fp32, bf16"),
     (["--set", "classifier.stepz=3"], "unknown key classifier.stepz"),
     (["--set", "classifier.tau=high"], "classifier.tau: expected a number, got 'high'"),
     (["--set", "classifier.steps=-5"], "classifier.steps: -5 must be >= 1"),

@@ -44,7 +44,7 @@ class RunSpec:
 
 
 # Policy options added after runs were cached, with the defaults that leave those runs' keys unchanged.
-LATER_POLICY_OPTIONS = {"window_starts": "every_step", "loss_weight_cap": 0.0, "sigma_data": 0.5}
+LATER_POLICY_OPTIONS = {"window_starts": "every_step", "loss_weight_cap": 0.0, "sigma_data": 0.5, "precision": "fp32"}
 
 
 def device_key(device: str) -> dict[str, str]:
@@ -131,6 +131,11 @@ class Plan:
 
     # ------------------------------------------------------------------------- runs
     def run_dir(self, run: RunSpec) -> Path:
+        label = f"{run.entry}-{run.params_label}" if run.params else run.entry
+        return self.root / "runs" / f"{label}-s{run.seed}-{config_hash(self.run_key(run))[:8]}"
+
+    def run_key(self, run: RunSpec) -> dict[str, Any]:
+        """Everything a training run depends on; its hash names the run's directory."""
         suite = self.entry_suite(run.entry)
         policy = to_dict(suite.policy)
         for option, default in LATER_POLICY_OPTIONS.items():  # at its default, an option keeps older runs' keys
@@ -148,8 +153,7 @@ class Plan:
         }
         if self.needs_classifier(run.entry):
             key["annotation"] = self.classifier_key()
-        label = f"{run.entry}-{run.params_label}" if run.params else run.entry
-        return self.root / "runs" / f"{label}-s{run.seed}-{config_hash(key)[:8]}"
+        return key
 
     def sweep_runs(self) -> list[RunSpec]:
         return [RunSpec(e, p, s) for e in self.entries for p in self.grid_points(e)

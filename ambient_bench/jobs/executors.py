@@ -212,8 +212,8 @@ class ProcessPoolJobExecutor(JobExecutor):
     workers: every job running in it is lost. Each is run again on a fresh pool, up to
     ``max_retries`` times as on Ray, and finds at most a torn output (a temp file, a shard
     without its record), which it redoes. A job whose retries run out is a ``JobLostError``.
-    The jobs running beside the one whose worker died count a retry too: their workers died
-    with the pool."""
+    Which worker died is not known, so every job the broken pool held counts a retry: the
+    one whose worker died, those whose workers the pool ended, and any still queued in it."""
 
     def __init__(self, workers: int, progress: bool = True, max_retries: int = MAX_RETRIES):
         self.workers, self.progress, self.max_retries = workers, progress, max_retries

@@ -27,8 +27,11 @@ BAD_INPUTS = [
     (["--set", "train.lr=[1,"], "override 'train.lr=[1,': the value is not valid YAML"),
     (["--set", "eval.n_validation=0"], "eval.n_validation: 0 must be >= 1"),
     (["--set", "eval.sampler=euler"], "eval.sampler: must be 'ddim' or 'ddpm'"),
+    (["--set", "policy.precision=fp16"], "policy.precision: 'fp16' is not one of fp32, bf16"),
     (["--set", "classifier.stepz=3"], "unknown key classifier.stepz"),
     (["--set", "classifier.tau=high"], "classifier.tau: expected a number, got 'high'"),
+    (["--set", "classifier.steps=-5"], "classifier.steps: -5 must be >= 1"),
+    (["--set", "classifier.tau=0.7"], "classifier.tau: 0.7 must be in [0, 0.5)"),
     (["--set", "task_params.max_steps=-1"], "task_params: max_steps=-1 must be >= 1"),
     (["--set", "task_params.max_steps=many"], "task_params.max_steps: expected an integer, got 'many'"),
     (["--set", "task_params.layout=nowhere"], "maze layout 'nowhere' not found; built-in layouts"),
@@ -90,6 +93,38 @@ def test_cuda_without_a_gpu_is_bad_input(tmp_path, capsys):
     assert main([*SMOKE, "--device", "cuda", "--out", str(tmp_path)]) == 2
     assert "sees no CUDA device here; use --device cpu" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub", "read-only/sub"])
+def test_an_out_that_cannot_be_a_writable_directory_is_bad_input(where, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a directory")
+    (tmp_path / "read-only").mkdir(mode=0o555)
+    if where.startswith("read-only") and os.access(tmp_path / "read-only", os.W_OK):
+        pytest.skip("this user may write into a read-only directory (root)")
+    before = sorted(tmp_path.rglob("*"))
+    assert run_cli(SMOKE + ["--out", str(tmp_path / where)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --out {tmp_path / where} "), lines
+    assert ("not writable" if where.startswith("read-only") else "is a file") in lines[0]
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_lost_job_is_one_line_with_the_resume_command_exit_1(tmp_path, capsys, monkeypatch):
+    from ambient_bench.jobs.executors import JobLostError
+    from ambient_bench.pipeline.runner import Runner
+
+    def lose_a_job(runner, stage):
+        (runner.root / "runs").mkdir(parents=True)
+        (runner.root / "runs" / ".checkpoint.pt.x1.tmp").write_bytes(b"torn")  # a dead worker's write
+        raise JobLostError("training runs: runs/a did not finish after 3 retries (its worker process died)")
+
+    monkeypatch.setattr(Runner, "run", lose_a_job)
+    assert run_cli(SMOKE + ["--out", str(tmp_path)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["error: training runs: runs/a did not finish after 3 retries (its worker process died); "
+                     f"finished outputs are kept in {tmp_path}/maze/smoke; resume with: python -m ambient_bench.run "
+                     f"{' '.join(SMOKE)} --out {tmp_path}"]
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_verbose_adds_the_traceback(tmp_path, capsys):

@@ -1,12 +1,21 @@
-"""Local executors: job graphs, what a run without progress bars tells its log, and worker log lines."""
+"""Local executors: job graphs, what a run without progress bars tells its log, worker log
+lines, and a pool that survives a killed worker."""
 
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
+
+from ambient_bench.config.suites import load_suite
 from ambient_bench.jobs.executors import InProcessExecutor, ProcessPoolJobExecutor
+from ambient_bench.pipeline.runner import Runner
+
+from faults import KillOneShardWorker
 
 
 def test_without_progress_bars_each_finished_job_is_one_log_line(caplog):
@@ -72,3 +81,59 @@ def test_the_pool_runs_a_graph_to_the_same_results():
 
     ProcessPoolJobExecutor(2, progress=False).run_graph([(k, str, k) for k in "xyz"], keep, "graph")
     assert results == {k: k for k in ("x", "y", "z", "x!", "y!", "z!")}
+
+
+def dataset_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "data").rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_a_killed_pool_worker_is_replaced_and_the_data_equal_an_undisturbed_runs(tmp_path, caplog):
+    """A worker SIGKILLed mid-write (a shard written, its record half-written) breaks the pool:
+    its jobs run again on a fresh one, the torn shard is redone and the temp file removed."""
+    undisturbed = Runner(load_suite("maze", "smoke"), "smoke", tmp_path / "undisturbed", progress=False)
+    undisturbed.run("datagen")
+    marker = tmp_path / "killed-worker-pid"
+    killed = Runner(load_suite("maze", "smoke"), "smoke", tmp_path / "killed", progress=False,
+                    executor=KillOneShardWorker(ProcessPoolJobExecutor(2, progress=False), marker))
+    with caplog.at_level(logging.INFO, logger="ambient_bench"):
+        killed.run("datagen")
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(marker.read_text()), 0)  # that worker really died
+    assert "died; running it again (retry 1 of 3)" in caplog.text
+    assert "removed 1 temp files of writes whose worker died" in caplog.text
+    assert dataset_files(killed.root) == dataset_files(undisturbed.root)
+
+
+# A fresh interpreter, so that its exit shows whatever the pool leaked (semaphores, workers).
+DOOMED_SCRIPT = """
+import multiprocessing, sys
+from pathlib import Path
+from faults import die_every_time
+from ambient_bench.jobs.executors import JobLostError, ProcessPoolJobExecutor
+from ambient_bench.jobs.functions import ShardJob
+jobs = [ShardJob("maze_gcs", {}, "clean", [i], Path(sys.argv[1]) / f"doomed-{i}.npz") for i in range(2)]
+try:
+    ProcessPoolJobExecutor(2, progress=False).map(die_every_time, jobs, "doomed shards")
+except JobLostError as err:
+    print(err)
+print("workers left:", len(multiprocessing.active_children()))
+"""
+
+
+def test_a_job_whose_worker_always_dies_ends_in_one_error_after_three_retries(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", DOOMED_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    error, workers = proc.stdout.strip().splitlines()
+    assert re.fullmatch(rf"doomed shards: {re.escape(str(tmp_path))}/doomed-\d\.npz did not finish after 3 retries "
+                        r"\(its worker process died: killed, or out of memory\)", error), error
+    named = error.split(": ")[1].split(" did not")[0]
+    # Every job a broken pool held is retried and counts it, started or still queued (which
+    # worker died is not known), so the job ran at most 4 times: its first run and 3 retries.
+    retries = [f"the worker process running {named} died; running it again (retry {k} of 3)" for k in (1, 2, 3)]
+    assert all(line in proc.stderr for line in retries), proc.stderr
+    assert 1 <= len(Path(named).with_suffix(".runs").read_text().splitlines()) <= 4
+    assert workers == "workers left: 0"
+    assert "Traceback" not in proc.stderr and "leaked" not in proc.stderr, proc.stderr

@@ -82,6 +82,17 @@ def test_run_keys(tmp_path):
     assert other.classifier_key() != plan.classifier_key()
 
 
+def test_precision_is_part_of_a_runs_key_only_when_not_fp32(tmp_path):
+    """fp32 (the default) leaves the key as it was before the option; bf16 is a key of its own."""
+    run = RunSpec("ambient", (("sigma_min", 0.2),), 0)
+    plans = {p: Plan(load_suite("maze", "smoke", [f"policy.precision={p}"]), "smoke", tmp_path) for p in ("fp32", "bf16")}
+    default = Plan(load_suite("maze", "smoke"), "smoke", tmp_path)
+    assert "precision" not in plans["fp32"].run_key(run)["policy"]
+    assert plans["fp32"].run_dir(run) == default.run_dir(run)
+    assert plans["bf16"].run_key(run)["policy"]["precision"] == "bf16"
+    assert plans["bf16"].run_dir(run) != default.run_dir(run)
+
+
 def test_selection_picks_the_best_validation_mean_then_the_lower_tiebreak(plan):
     a, b = plan.grid_points("ambient")
     validation = {RunSpec("ambient", a, 0): {"aggregate": {"success_rate": 0.5, "accel_sq_mean": 5.0}},

@@ -3,9 +3,7 @@ results, a second run does no work, a worker killed mid-shard is retried to iden
 data, and a job's own error surfaces without Ray's wrapping. Ray stays optional: without
 it the CLI says how to install it."""
 
-import functools
 import os
-import signal
 import subprocess
 import sys
 
@@ -16,6 +14,9 @@ from ambient_bench.jobs.executors import ProcessPoolJobExecutor
 from ambient_bench.jobs.functions import ShardJob, run_shard
 from ambient_bench.pipeline.runner import Runner
 from ambient_bench.registry import UnknownNameError
+
+import faults
+from faults import KillOneShardWorker
 
 pytestmark = pytest.mark.slow
 
@@ -62,46 +63,12 @@ def test_maze_smoke_on_ray_matches_pool_and_reruns_without_work(local_ray, pool_
     assert output_files(runner.root / "runs") | output_files(runner.root / "data") == before
 
 
-def write_shard_then_die_once(marker: str, job: ShardJob):
-    """The shard job; in the one task that claims ``marker``, its worker process is
-    SIGKILLed right after the shard's .npz is written and before its record: a crash
-    mid-task that leaves a torn output behind."""
-    import ambient_bench.jobs.functions as jobs
-
-    try:
-        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        return jobs.run_shard(job)
-    real_write_shard = jobs.write_shard
-
-    def write_then_die(*args, **kwargs):
-        real_write_shard(*args, **kwargs)
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    jobs.write_shard = write_then_die
-    return jobs.run_shard(job)
-
-
-class KillOneShardWorker:
-    """An executor that runs shard jobs through ``write_shard_then_die_once``."""
-
-    def __init__(self, inner, marker):
-        self.inner, self.marker = inner, marker
-
-    def map(self, fn, jobs, desc):
-        if fn is run_shard:
-            fn = functools.partial(write_shard_then_die_once, str(self.marker))
-        return self.inner.map(fn, jobs, desc)
-
-
 def test_killed_worker_during_datagen_is_retried_to_identical_data(local_ray, pool_smoke, tmp_path):
     from ray import cloudpickle
 
     from ambient_bench.jobs.ray_executor import RayExecutor
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import this test file
+    cloudpickle.register_pickle_by_value(faults)  # Ray workers cannot import the tests' modules
     marker = tmp_path / "killed-worker-pid"
     runner = ray_runner(tmp_path / "out", "datagen", KillOneShardWorker(RayExecutor(progress=False), marker))
     killed_pid = int(marker.read_text())
@@ -116,7 +83,7 @@ def test_a_worker_that_keeps_dying_fails_the_stage_once_retries_run_out(local_ra
     from ambient_bench.jobs.executors import JobLostError
     from ambient_bench.jobs.ray_executor import RayExecutor
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    cloudpickle.register_pickle_by_value(faults)
     executor = KillOneShardWorker(RayExecutor(max_retries=0, progress=False), tmp_path / "killed-worker-pid")
     with pytest.raises(JobLostError, match=r"datagen shards: .*shard-\d+\.npz did not finish after 0 retries"):
         ray_runner(tmp_path / "out", "datagen", executor)

@@ -49,6 +49,22 @@ def test_smoke_run_writes_every_output(smoke_run):
     assert {"git_sha", "git_dirty", "package_versions", "machine", "datasets_sha256"} <= set(provenance)
 
 
+def test_the_job_graphs_progress_counts_the_final_seeds_from_the_start(tmp_path, monkeypatch, caplog):
+    """With more final seeds than sweep seeds, selection unlocks more training: the progress
+    total counts those jobs from the first line, so it never grows ("14 of 16", "15 of 18")."""
+    import ambient_bench.pipeline.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "run_train", lambda job: job.run_dir)
+    monkeypatch.setattr(runner_module, "run_eval", lambda job: {"aggregate": {"success_rate": 0.5}})
+    runner = Runner(load_suite("maze", "smoke", ["final_seeds=3"]), "smoke", tmp_path, progress=False)
+    with caplog.at_level("INFO", logger="ambient_bench.jobs.executors"):
+        runner.train_select_test(runner.plan.sweep_runs())
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("training runs and evaluations")]
+    n_sweep, n_entries = len(runner.plan.sweep_runs()), len(runner.plan.entries)
+    n_jobs = 3 * n_sweep + 2 * 2 * n_entries  # two more seeds per entry, each trained and tested
+    assert lines == [f"training runs and evaluations: {k} of {n_jobs} jobs done" for k in range(1, n_jobs + 1)]
+
+
 def test_selection_uses_validation_only(smoke_run):
     summary = pd.read_csv(smoke_run.root / "summary.csv")
     val = summary[summary.split == "validation"]

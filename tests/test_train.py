@@ -1,5 +1,6 @@
 """The one trainer: it learns, it is deterministic, and a killed run resumes exactly."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,8 +10,8 @@ from conftest import smooth_episodes, write_dataset
 
 from ambient_bench.config.sections import PolicyConfig, TrainConfig
 from ambient_bench.policy.baseline import make_baseline
-from ambient_bench.policy.policy import load_checkpoint, policy_from_checkpoint
-from ambient_bench.policy.sampler import Batch
+from ambient_bench.policy.policy import checkpoint_header, load_checkpoint, policy_from_checkpoint
+from ambient_bench.policy.sampler import Batch, NoiseBandSampler
 from ambient_bench.policy.trainer import build_policy, read_log, train, training_loss
 
 SMALL = PolicyConfig(down_dims=[32, 64], horizon=8, n_action_steps=4, step_embed_dim=32)
@@ -106,3 +107,49 @@ def test_capped_loss_weights_each_noise_level_in_x0_by_min_of_its_own_weight_and
     weight = torch.minimum(own, torch.tensor(cap)) if cap > 0 else own
     expected = (weight * x0_error_sq).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-4)
+
+
+def fp32_and_bf16_policies(tmp_path):
+    """The same initial weights, once per precision, and a fixed batch of their data."""
+    ds = {"clean": write_dataset(tmp_path / "c", smooth_episodes(4, seed=1), "clean")}
+    baseline = make_baseline("clean_only", {})
+    policies = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        policies[precision] = build_policy(ds, baseline, dataclasses.replace(SMALL, precision=precision))
+    sampler = NoiseBandSampler(ds, baseline, policies["fp32"].schedule, SMALL.horizon, policies["fp32"].normalizer)
+    return ds, baseline, policies, sampler.sample(64, torch.Generator().manual_seed(1))
+
+
+def test_a_bf16_step_runs_on_cpu_with_fp32_loss_and_optimiser_close_to_fp32(tmp_path):
+    """bf16 autocasts only the network: its loss on a fixed batch is within 1 % of fp32's (measured:
+    at most 0.11 % over 5 initialisations), and the loss, gradients and AdamW state stay float32."""
+    _, baseline, policies, batch = fp32_and_bf16_policies(tmp_path)
+    losses = {p: training_loss(policy, baseline, batch, torch.Generator().manual_seed(2)) for p, policy in policies.items()}
+    assert losses["bf16"].item() == pytest.approx(losses["fp32"].item(), rel=1e-2)
+    assert losses["bf16"].item() != losses["fp32"].item()  # autocast really ran
+    bf16 = policies["bf16"]
+    optimizer = torch.optim.AdamW(bf16.net.parameters(), lr=1e-3)
+    losses["bf16"].backward()
+    optimizer.step()
+    assert losses["bf16"].dtype == torch.float32
+    assert all(p.dtype == p.grad.dtype == torch.float32 for p in bf16.net.parameters())
+    assert all(v.dtype == torch.float32 for state in optimizer.state.values() for v in state.values() if v.dim())
+
+
+def test_bf16_sampling_returns_fp32_actions_close_to_fp32s(tmp_path):
+    ds, _, policies, _ = fp32_and_bf16_policies(tmp_path)
+    obs = ds["clean"].obs[:16]
+    chunks = {p: policy.predict_action(obs, torch.Generator().manual_seed(0), "ddim", 10) for p, policy in policies.items()}
+    assert chunks["bf16"].dtype == np.float32
+    assert 0 < np.abs(chunks["bf16"] - chunks["fp32"]).max() < 0.1  # measured 0.03 (actions span about 2)
+
+
+def test_an_fp32_checkpoint_is_saved_as_before_the_option_and_a_bf16_one_keeps_its_precision(tmp_path):
+    """Evaluations are keyed by a checkpoint's bytes: fp32 policies save the config they saved
+    before ``precision`` existed (so those keys hold), bf16 policies save it and sample in bf16."""
+    _, _, policies, _ = fp32_and_bf16_policies(tmp_path)
+    assert "precision" not in checkpoint_header(policies["fp32"])["policy_config"]
+    for precision, policy in policies.items():
+        state = {**checkpoint_header(policy), "ema": policy.state_dict()}
+        assert policy_from_checkpoint(state).config.precision == precision

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..config.sections import _check
+
 
 @dataclass
 class ClassifierConfig:
@@ -41,6 +43,21 @@ class ClassifierConfig:
     # velocity, only bends and jitter (arm: the one view that separates trajopt from RRT
     # plans; results/arm/study/classifier_features.txt).
     features: str = "absolute"
+
+    def validate(self, key: str) -> None:
+        """Ranges, as every suite section checks its own (the feature names: ``pipeline.checks``)."""
+        for name in ("hidden_channels", "n_blocks", "noise_embed_dim", "steps", "max_held_out_eval", "n_noise_draws",
+                     "smoothing", "n_buckets"):
+            _check(getattr(self, name) >= 1, f"{key}.{name}", f"{getattr(self, name)} must be >= 1")
+        _check(self.kernel_size >= 1 and self.kernel_size % 2 == 1, f"{key}.kernel_size",
+               f"{self.kernel_size} must be odd and >= 1")
+        _check(self.batch_size >= 2, f"{key}.batch_size", f"{self.batch_size} must be >= 2 (half clean, half corrupt)")
+        _check(self.lr > 0, f"{key}.lr", f"{self.lr} must be > 0")
+        _check(self.weight_decay >= 0, f"{key}.weight_decay", f"{self.weight_decay} must be >= 0")
+        _check(0 <= self.held_out_fraction < 1, f"{key}.held_out_fraction", f"{self.held_out_fraction} must be in [0, 1)")
+        _check(self.seed >= 0, f"{key}.seed", f"{self.seed} must be >= 0")
+        _check(self.num_threads >= 0, f"{key}.num_threads", f"{self.num_threads} must be >= 0 (0: torch's setting)")
+        _check(0 <= self.tau < 0.5, f"{key}.tau", f"{self.tau} must be in [0, 0.5) (the threshold is 0.5 - tau)")
 
 
 class FiLMConvBlock(nn.Module):

@@ -2,11 +2,15 @@
 
 Keys are ``<area>.<figure>``: ``train.*`` (the default maze network at batch 256: steps/s,
 samples/s, data-pipeline share of a step, ambient vs clean-only step time, achieved
-GFLOP/s), ``maze.*`` (GCS/RRT plans per second, process-pool speed-up, the RRT/GCS
-smoothness gap, the evaluation's environment share), ``binsort.*``, ``arm.*`` (collision
-checks/s, trajopt and RRT plans/s, pool speed-up, environment time of 1000 evaluation trials)
-and ``ray.*`` (the Ray executor's per-task overhead and maze datagen against the process pool).
-Targets live here, not in timed unit tests.
+GFLOP/s; bf16 vs fp32 step time at the maze quick and paper presets' sizes), ``maze.*``
+(GCS/RRT plans per second, process-pool speed-up, the RRT/GCS smoothness gap, the
+evaluation's environment share), ``binsort.*``, ``arm.*`` (collision checks/s, trajopt and
+RRT plans/s, pool speed-up, environment time of 1000 evaluation trials), ``ray.*`` (the Ray
+executor's per-task overhead and maze datagen against the process pool) and, only when
+asked for, ``gpu.*`` (``cli.gpu_check``: ``--device`` end to end and its speed).
+Every printed figure names the machine and torch thread count it was measured with. Ratios
+of two step times are measured interleaved (A B A B ...: the median over turns of B / A), so
+a change in the machine's load hits both alike. Targets live here, not in timed unit tests.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import logging
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -25,79 +28,49 @@ import torch
 
 from ..config.sections import EvalConfig, PolicyConfig
 from ..config.suites import load_suite
-from ..data import atomic_write_json, finalize_dataset, load_dataset, write_shard
+from ..data import atomic_write_json
 from ..evaluation.evaluator import evaluate
 from ..jobs.provenance import machine
 from ..policy.baseline import make_baseline
 from ..policy.policy import DiffusionPolicy
-from ..policy.sampler import NoiseBandSampler
-from ..policy.trainer import build_policy, train_step, training_loss
+from ..policy.trainer import training_loss
 from ..registry import SUITE_BENCHES, TASKS
 from ..seeds import split_seeds
-from ..task import Episode
+from .gpu_check import bench_gpu
+from .run import check_device
+from .step_timing import bench_datasets, interleaved_times, median_ratio, median_time, precision_figures, training_step
 
 log = logging.getLogger("ambient_bench.bench")
-
-
-def median_time(fn: Callable[[], None], repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def synthetic_maze_like(directory: Path, n_episodes: int, source: str, seed: int):
-    """Random-walk episodes with maze dims (obs 10, action 2), ~100 steps each."""
-    rng = np.random.default_rng(seed)
-    episodes = []
-    for i in range(n_episodes):
-        path = np.cumsum(rng.normal(scale=0.1, size=(101, 2)), axis=0)
-        obs = np.concatenate([np.repeat(path[:-1], 4, axis=1), np.repeat(path[-1:], 100, axis=0)], axis=1)
-        episodes.append(Episode(obs, path[1:], i))
-    finalize_dataset(directory, [write_shard(directory / "shard-00000.npz", episodes, source)], {"dataset_id": source})
-    return load_dataset(directory)
 
 
 def bench_train(repeats: int) -> dict[str, float]:
     from torch.utils.flop_counter import FlopCounterMode
 
     with tempfile.TemporaryDirectory() as tmp:
-        datasets = {
-            "clean": synthetic_maze_like(Path(tmp) / "clean", 50, "clean", 0),
-            "corrupt": synthetic_maze_like(Path(tmp) / "corrupt", 2000, "corrupt", 1),
-        }
+        datasets = bench_datasets(Path(tmp))
     config = PolicyConfig()  # the maze default: 64/128/256, kernel 3, step embedding 64
     batch_size = 256
-    out = {}
-    step_times = {}
+    steps = {}
     for name, params in (("clean_only", {}), ("ambient", {"sigma_min": 0.2})):
-        baseline = make_baseline(name, params)
-        torch.manual_seed(0)
-        policy = build_policy(datasets, baseline, config)
-        sampler = NoiseBandSampler(datasets, baseline, policy.schedule, config.horizon, policy.normalizer)
-        opt = torch.optim.AdamW(policy.net.parameters(), lr=1e-4)
-        gen = torch.Generator().manual_seed(0)
-
-        step_times[name] = median_time(lambda: train_step(policy, baseline, sampler, opt, batch_size, gen), repeats)
+        steps[name], policy, sampler = training_step(datasets, name, params, config, batch_size)
         if name == "clean_only":
+            gen = torch.Generator().manual_seed(0)
             pipeline = median_time(lambda: sampler.sample(batch_size, gen), repeats * 5)
-            batch = sampler.sample(batch_size, gen)
             with FlopCounterMode(display=False) as counter:
-                training_loss(policy, baseline, batch, gen).backward()
+                training_loss(policy, make_baseline(name, params), sampler.sample(batch_size, gen), gen).backward()
             flops = counter.get_total_flops()
-    clean = step_times["clean_only"]
-    out["train.step_ms"] = clean * 1e3
-    out["train.steps_per_s"] = 1.0 / clean
-    out["train.samples_per_s"] = batch_size / clean
-    out["train.pipeline_share"] = pipeline / clean
-    out["train.ambient_over_clean_step_time"] = step_times["ambient"] / clean
-    out["train.gflop_per_step"] = flops / 1e9
-    out["train.gflops"] = flops / 1e9 / clean
-    return out
+    times = interleaved_times(steps, repeats)
+    clean = statistics.median(times["clean_only"])
+    return {
+        "train.step_ms": clean * 1e3,
+        "train.steps_per_s": 1.0 / clean,
+        "train.samples_per_s": batch_size / clean,
+        "train.pipeline_share": pipeline / clean,
+        "train.ambient_over_clean_step_time": median_ratio(times, "ambient", "clean_only"),
+        "train.gflop_per_step": flops / 1e9,
+        "train.gflops": flops / 1e9 / clean,
+        **precision_figures(datasets, repeats, "cpu", "train"),
+    }
 
 
 def eval_share(suite_name: str, range_: tuple[float, float]) -> dict[str, float]:
@@ -135,35 +108,53 @@ def bench_ray(quick: bool) -> dict[str, float]:
 
 
 def bench_areas() -> dict[str, Callable]:
-    """The training loop, every registered suite's figures, the Ray executor."""
+    """The training loop, every registered suite's figures, the Ray executor, the GPU check."""
     return {"train": bench_train, **{name: SUITE_BENCHES.get(name) for name in SUITE_BENCHES.names()},
-            "ray": bench_ray}
+            "ray": bench_ray, "gpu": bench_gpu}
 
 
 def main(argv: list[str] | None = None) -> int:
     all_areas = bench_areas()
+    default_areas = [a for a in all_areas if a != "gpu"]
     p = argparse.ArgumentParser(prog="python -m ambient_bench.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--areas", default=",".join(all_areas), help=f"comma-separated subset of {', '.join(all_areas)}")
+    p.add_argument("--areas", default=",".join(default_areas),
+                   help=f"comma-separated subset of {', '.join(all_areas)} (default: all but gpu)")
     p.add_argument("--repeats", type=int, default=7, help="timed repetitions per figure (median reported)")
-    p.add_argument("--quick", action="store_true", help="fewer plans in the datagen figures")
+    p.add_argument("--quick", action="store_true", help="fewer plans in the datagen figures; the gpu area's dry run")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                   help=f"torch threads while measuring (default: torch's, here {torch.get_num_threads()})")
+    p.add_argument("--device", default="cpu", help="the gpu area's device: cuda, cuda:N, or cpu for a dry run")
     p.add_argument("--json", type=Path, help="also write the figures as a flat JSON object")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("drake").setLevel(logging.WARNING)
     areas = [a for a in args.areas.split(",") if a]
     unknown = [a for a in areas if a not in all_areas]
-    if unknown or args.repeats < 1:
+    if unknown or args.repeats < 1 or args.threads < 1:
         print(f"error: unknown area {unknown[0] if unknown else ''}; valid: {', '.join(all_areas)} "
-              "(and --repeats >= 1)", file=sys.stderr)
+              "(and --repeats >= 1, --threads >= 1)", file=sys.stderr)
         return 2
+    device_error = check_device(args.device)
+    if device_error:
+        print(f"error: {device_error}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
     figures: dict[str, float | str] = {"machine": machine()}
+    measured_on: dict[str, str] = {}  # figure -> the machine and thread count it was measured with
     for area in areas:
         log.info("measuring %s ...", area)
-        result = all_areas[area](args.repeats) if area == "train" else all_areas[area](args.quick)
+        if area == "train":
+            result = bench_train(args.repeats)
+        elif area == "gpu":
+            result = bench_gpu(args.device, args.quick, args.repeats)
+        else:
+            result = all_areas[area](args.quick)
         figures.update(result)
+        measured_on.update(dict.fromkeys(result, machine()))
     width = max(len(k) for k in figures)
     for key, value in figures.items():
-        print(f"{key:<{width}}  {value:.4g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        print(f"{key:<{width}}  {text:<8}  {measured_on.get(key, '')}".rstrip())
     if args.json:
         atomic_write_json(args.json, figures)
     return 0

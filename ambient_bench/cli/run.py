@@ -163,6 +163,22 @@ def check_device(device: str) -> str | None:
     return None
 
 
+def check_out(out: Path) -> str | None:
+    """Why ``out`` cannot hold the run's outputs (None if it can): it, or the nearest of its
+    parents that exists, is not a directory this user may write into. Nothing is created,
+    so a bad input leaves nothing behind."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == out else f"cannot be created: {existing} is a file"
+        return f"--out {out} {what}; pass a directory (it is created if missing)"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "" if existing == out else f" cannot be created: {existing}"
+        return f"--out {out}{what} is not writable by this user; pass a directory you may write into"
+    return None
+
+
 def fail(message: str, verbose: bool) -> int:
     if verbose and sys.exc_info()[0] is not None:
         traceback.print_exc()
@@ -176,9 +192,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     if not args.suite:
         return fail("--suite is required; valid suites: " + ", ".join(suite_names()), args.verbose)
-    device_error = check_device(args.device)
-    if device_error:
-        return fail(device_error, args.verbose)
+    flag_error = check_device(args.device) or check_out(args.out.resolve())
+    if flag_error:
+        return fail(flag_error, args.verbose)
     torch.set_num_threads(args.threads)
     overrides = list(args.overrides) + ([f"final_seeds={args.seeds}"] if args.seeds else [])
     try:
@@ -205,10 +221,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         regenerate = f"; to regenerate it: rm -r {shlex.quote(str(err.directory))} && {resume}" \
             if getattr(err, "directory", None) else ""
         return fail(f"{err}{regenerate}", args.verbose)
-    except (OSError, JobLostError) as err:
+    except (OSError, JobLostError) as err:  # a full disk, a worker that kept dying: the same command resumes
         if args.verbose:
             traceback.print_exc()
-        print(f"error: {err}", file=sys.stderr)
+        remove_temp_files(runner.root)
+        print(f"error: {err}; finished outputs are kept in {runner.root}; resume with: {resume}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Interrupted) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short

@@ -6,6 +6,7 @@ range is a ``ConfigError`` that names the full key, e.g. ``train.lr``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,25 @@ PREDICTIONS = ("epsilon", "sample", "v", "edm")
 # The chunk's last action: predicted freely, or held at 0 (raw units) in every denoising step's
 # clean estimate, for actions that are deviations from a path whose end is known (the arm).
 FINAL_ACTIONS = ("free", "zero")
+# The network's arithmetic: float32, or bfloat16 autocast around its calls (policy.DiffusionPolicy).
+PRECISIONS = ("fp32", "bf16")
+
+# Policy options added after runs were cached, with the defaults that leave those runs' keys
+# unchanged; checkpoints omit the last two at their defaults too (they were saved whole before).
+LATER_POLICY_OPTIONS = {"window_starts": "every_step", "loss_weight_cap": 0.0, "sigma_data": 0.5,
+                        "final_action": "free", "precision": "fp32"}
+CHECKPOINT_LATER_OPTIONS = ("final_action", "precision")
+
+
+def without_later_defaults(policy: "PolicyConfig", options) -> dict[str, Any]:
+    """The policy config as a dict without those of ``options`` (names in LATER_POLICY_OPTIONS)
+    that are at their default: what keys and checkpoints record, so older ones stay valid."""
+    config = dataclasses.asdict(policy)
+    for option in options:
+        if config[option] == LATER_POLICY_OPTIONS[option]:
+            del config[option]
+    return config
+
 
 # --------------------------------------------------------------------------------------
 # Sections
@@ -64,6 +84,9 @@ class PolicyConfig:
     # 0 keeps the prediction's own loss. With v-prediction, 1 is x0-prediction's loss.
     loss_weight_cap: float = 0.0
     final_action: str = "free"  # or "zero" (FINAL_ACTIONS)
+    # bf16: the network's calls in training and sampling run under bfloat16 autocast (faster on
+    # CPUs with AVX-512 bf16 and on GPUs); the loss, optimiser, EMA, noise schedule and samplers stay fp32.
+    precision: str = "fp32"
 
     def validate(self, key: str) -> None:
         _check(len(self.down_dims) >= 1 and all(d > 0 for d in self.down_dims), f"{key}.down_dims", "must be positive")
@@ -80,6 +103,8 @@ class PolicyConfig:
         _check(self.loss_weight_cap >= 0, f"{key}.loss_weight_cap", "must be >= 0 (0: no cap)")
         _check(self.sigma_data > 0, f"{key}.sigma_data", "must be > 0")
         _check(self.final_action in FINAL_ACTIONS, f"{key}.final_action", f"must be one of {', '.join(FINAL_ACTIONS)}")
+        _check(self.precision in PRECISIONS, f"{key}.precision",
+               f"{self.precision!r} is not one of {', '.join(PRECISIONS)}")
 
 
 @dataclass

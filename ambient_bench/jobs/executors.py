@@ -5,7 +5,8 @@ Each executor starts picklable jobs (``submit``) and hands back finished ones
 (``next_done``); ``JobExecutor`` builds the two ways the runner uses them on that, once:
 ``map`` (a stage's jobs, results in order) and ``run_graph`` (jobs that start as soon as
 the results they depend on are in). Ctrl-C stops either with ``Interrupted`` (finished
-outputs are kept); a failed job stops them at once.
+outputs are kept); a failed job stops them at once; a job whose worker process dies is
+retried up to ``MAX_RETRIES`` times, then stops them with ``JobLostError``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import logging
 import multiprocessing
 import signal
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Callable, Hashable, Iterable, Protocol, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Hashable, Iterable, NamedTuple, Protocol, Sequence
 
 from tqdm.auto import tqdm
 
@@ -31,8 +33,17 @@ def report_done(progress: bool, desc: str, n_done: int, n_jobs: int) -> None:
         log.info("%s: %d of %d jobs done", desc, n_done, n_jobs)
 
 
+# How often a job whose worker died is run again (Ray's max_retries; the pool's likewise).
+MAX_RETRIES = 3
+
+
 class JobLostError(RuntimeError):
     """A job whose worker kept dying (killed, out of memory, node lost) until its retries ran out."""
+
+
+def describe_job(job: Any) -> str:
+    """A short name for a job in messages: the output it writes."""
+    return str(getattr(job, "path", None) or getattr(job, "run_dir", None) or type(job).__name__)
 
 
 # A job to run: (a key the caller names it by, the job function, its picklable argument).
@@ -73,15 +84,17 @@ class JobExecutor:
         self.run_graph([(i, fn, job) for i, job in enumerate(jobs)], keep, desc, bar=len(jobs) > 1)
         return [results[i] for i in range(len(jobs))]
 
-    def run_graph(self, tasks, then, desc, bar: bool = True):
+    def run_graph(self, tasks, then, desc, bar: bool = True, total: int | None = None):
         """Run ``tasks`` and, as each ends, the tasks ``then(key, result)`` returns, until none
         is left: a job waits only for the results it needs, never for a whole stage. Work a
         finished job unlocks starts before work not started yet (e.g. a run's evaluations
-        before the next training), so results that gate more work come first. The progress
-        bar's total grows as tasks are added."""
+        before the next training), so results that gate more work come first. ``total``: the
+        graph's job count, where the caller knows it up front, so that progress reads "k of
+        total" from the start; without it the total grows as tasks are added."""
         ready: deque[Task] = deque(tasks)
         running: dict[Any, Hashable] = {}
-        n_done, n_jobs = 0, len(ready)
+        n_done, n_added = 0, len(ready)
+        n_jobs = max(total or 0, n_added)
         with tqdm(total=n_jobs, desc=desc, leave=False, disable=not self.progress or not bar) as progress:
             try:
                 while ready or running:
@@ -95,7 +108,8 @@ class JobExecutor:
                     report_done(self.progress, desc, n_done, n_jobs)
                     unlocked = list(then(key, result))
                     ready.extendleft(reversed(unlocked))
-                    n_jobs += len(unlocked)
+                    n_added += len(unlocked)
+                    n_jobs = max(n_jobs, n_added)
                     progress.total = n_jobs
                     progress.refresh()
             except KeyboardInterrupt:
@@ -178,16 +192,35 @@ def worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+class Attempt(NamedTuple):
+    """One run of a job in a pool: its handle (the same across retries), the job, how often it
+    was retried before, and the pool it runs in."""
+
+    handle: int
+    fn: Callable[[Any], Any]
+    job: Any
+    retries: int
+    pool: ProcessPoolExecutor
+
+
 class ProcessPoolJobExecutor(JobExecutor):
     """A local process pool, started at the first job and ended when none is left. Jobs set
     their own torch thread count (part of their key), so the worker count changes neither
-    results nor cache keys."""
+    results nor cache keys.
 
-    def __init__(self, workers: int, progress: bool = True):
-        self.workers, self.progress = workers, progress
+    A worker that dies (killed, out of memory) breaks the pool, which then ends its other
+    workers: every job running in it is lost. Each is run again on a fresh pool, up to
+    ``max_retries`` times as on Ray, and finds at most a torn output (a temp file, a shard
+    without its record), which it redoes. A job whose retries run out is a ``JobLostError``.
+    Which worker died is not known, so every job the broken pool held counts a retry: the
+    one whose worker died, those whose workers the pool ended, and any still queued in it."""
+
+    def __init__(self, workers: int, progress: bool = True, max_retries: int = MAX_RETRIES):
+        self.workers, self.progress, self.max_retries = workers, progress, max_retries
         self.slots = workers
         self._pool: ProcessPoolExecutor | None = None
-        self._running: set = set()
+        self._running: dict[Future, Attempt] = {}
+        self._n_submitted = 0
 
     def map(self, fn, jobs, desc):
         if len(jobs) <= 1:  # not worth starting workers for
@@ -195,25 +228,51 @@ class ProcessPoolJobExecutor(JobExecutor):
         return super().map(fn, jobs, desc)
 
     def submit(self, fn, job):
+        self._n_submitted += 1
+        self._start(self._n_submitted, fn, job, retries=0)
+        return self._n_submitted
+
+    def _start(self, handle: int, fn: Callable[[Any], Any], job: Any, retries: int) -> None:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=worker_context(), initializer=_init_worker,
                 initargs=(logging.getLogger("drake").getEffectiveLevel(),
                           logging.getLogger("ambient_bench").getEffectiveLevel()))
-        future = self._pool.submit(fn, job)
-        self._running.add(future)
-        return future
+        try:
+            future = self._pool.submit(fn, job)
+        except BrokenProcessPool:  # broke since its last result came in: its lost jobs are retried in next_done
+            self._discard(self._pool)
+            self._start(handle, fn, job, retries)
+            return
+        self._running[future] = Attempt(handle, fn, job, retries, self._pool)
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        """Release a broken pool (its workers are gone) so that the next job starts a fresh one."""
+        if pool is self._pool:
+            pool.shutdown()
+            self._pool = None
 
     def next_done(self, desc):
-        done, _ = wait(self._running, return_when=FIRST_COMPLETED)
-        future = next(iter(done))
-        self._running.discard(future)
-        return future, future.result()  # a failed job raises here: run_graph stops the rest
+        while True:
+            done, _ = wait(self._running, return_when=FIRST_COMPLETED)
+            future = next(iter(done))
+            attempt = self._running.pop(future)
+            try:
+                return attempt.handle, future.result()  # a failed job raises here: run_graph stops the rest
+            except BrokenProcessPool:
+                self._discard(attempt.pool)
+            name = describe_job(attempt.job)
+            if attempt.retries >= self.max_retries:
+                raise JobLostError(f"{desc}: {name} did not finish after {self.max_retries} retries (its worker "
+                                   "process died: killed, or out of memory)")
+            log.warning("%s: the worker process running %s died; running it again (retry %d of %d)", desc, name,
+                        attempt.retries + 1, self.max_retries)
+            self._start(attempt.handle, attempt.fn, attempt.job, attempt.retries + 1)
 
     def stop(self):
         if self._pool is not None:
             stop_workers(self._pool)
-        self._pool, self._running = None, set()
+        self._pool, self._running = None, {}
 
     def close(self):
         if self._pool is not None:

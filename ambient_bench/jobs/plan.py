@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config.sections import BaselineSpec, ConfigError, SuiteConfig
+from ..config.sections import LATER_POLICY_OPTIONS, BaselineSpec, ConfigError, SuiteConfig, without_later_defaults
 from ..config.suites import deep_merge
 from ..config.typed import config_hash, from_dict, to_dict
 from ..registry import BASELINES, GENERATORS
@@ -43,9 +43,6 @@ class RunSpec:
         return ",".join(f"{k}={v}" for k, v in self.params) or "-"
 
 
-# Policy options added after runs were cached, with the defaults that leave those runs' keys unchanged.
-LATER_POLICY_OPTIONS = {"window_starts": "every_step", "loss_weight_cap": 0.0, "sigma_data": 0.5,
-                        "final_action": "free"}
 
 
 def device_key(device: str) -> dict[str, str]:
@@ -132,11 +129,13 @@ class Plan:
 
     # ------------------------------------------------------------------------- runs
     def run_dir(self, run: RunSpec) -> Path:
+        label = f"{run.entry}-{run.params_label}" if run.params else run.entry
+        return self.root / "runs" / f"{label}-s{run.seed}-{config_hash(self.run_key(run))[:8]}"
+
+    def run_key(self, run: RunSpec) -> dict[str, Any]:
+        """Everything a training run depends on; its hash names the run's directory."""
         suite = self.entry_suite(run.entry)
-        policy = to_dict(suite.policy)
-        for option, default in LATER_POLICY_OPTIONS.items():  # at its default, an option keeps older runs' keys
-            if policy[option] == default:
-                del policy[option]
+        policy = without_later_defaults(suite.policy, LATER_POLICY_OPTIONS)
         key = {
             "datasets": {n: self.dataset_dir(suite, n).name for n in suite.datasets},
             "baseline": self.baseline_name(run.entry),
@@ -149,8 +148,7 @@ class Plan:
         }
         if self.needs_classifier(run.entry):
             key["annotation"] = self.classifier_key()
-        label = f"{run.entry}-{run.params_label}" if run.params else run.entry
-        return self.root / "runs" / f"{label}-s{run.seed}-{config_hash(key)[:8]}"
+        return key
 
     def sweep_runs(self) -> list[RunSpec]:
         return [RunSpec(e, p, s) for e in self.entries for p in self.grid_points(e)

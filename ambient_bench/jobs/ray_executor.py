@@ -27,12 +27,10 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from ..config.sections import ResourcesConfig
-from .executors import JobExecutor, JobLostError
+from .executors import MAX_RETRIES, JobExecutor, JobLostError, describe_job
 from .functions import run_eval, run_shard, run_train
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MAX_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -90,11 +88,6 @@ def without_progress_bar(job: Any) -> Any:
     return dataclasses.replace(job, progress=False) if hasattr(job, "progress") else job
 
 
-def _what(job: Any) -> str:
-    """A short name for a job in error messages: the output it writes."""
-    return str(getattr(job, "path", None) or getattr(job, "run_dir", None) or type(job).__name__)
-
-
 class RayExecutor(JobExecutor):
     """The executor protocol on Ray, one task per job: ``submit`` starts a task, ``next_done``
     waits for any, and the driver shows progress as tasks finish.
@@ -106,7 +99,7 @@ class RayExecutor(JobExecutor):
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None,
                  resources: dict[Callable[[Any], Any], TaskResources] | None = None,
-                 max_retries: int = DEFAULT_MAX_RETRIES, progress: bool = True):
+                 max_retries: int = MAX_RETRIES, progress: bool = True):
         self.resources = resources or {}
         self.max_retries, self.progress = max_retries, progress
         self._jobs: dict[Any, Any] = {}  # running task -> its job (for error messages)
@@ -142,7 +135,7 @@ class RayExecutor(JobExecutor):
         """The job's own exception, or, when its worker kept dying, a one-line JobLostError."""
         if isinstance(err, RayTaskError):
             cause = err.cause
-            cause.add_note(f"raised by a Ray task of {desc}: {_what(job)}")
+            cause.add_note(f"raised by a Ray task of {desc}: {describe_job(job)}")
             return cause
-        return JobLostError(f"{desc}: {_what(job)} did not finish after {self.max_retries} retries "
+        return JobLostError(f"{desc}: {describe_job(job)} did not finish after {self.max_retries} retries "
                             f"({type(err).__name__}: {str(err).splitlines()[0]})")

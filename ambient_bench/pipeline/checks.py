@@ -28,6 +28,7 @@ def validate_run(plan: Plan) -> None:
     metrics = check_task(suite, "")
     check_metrics(suite, metrics)
     classifier = from_dict(ClassifierConfig, suite.classifier, "classifier")
+    classifier.validate("classifier")
     if classifier.features not in CHUNK_FEATURES:
         raise ConfigError(f"classifier.features: {classifier.features!r} is not one of {', '.join(CHUNK_FEATURES)}")
     for i, entry in enumerate(suite.report.pareto_sweeps):

@@ -18,7 +18,7 @@ from typing import Any, Hashable
 
 from ..config.sections import ConfigError, SuiteConfig
 from ..config.typed import to_dict
-from ..data import load_dataset
+from ..data import load_dataset, remove_temp_files
 from ..jobs.executors import Executor, make_executor
 from ..jobs.functions import EvalJob, ShardJob, TrainJob, finalize, run_eval, run_shard, run_train
 from ..jobs.plan import Plan, RunSpec
@@ -130,12 +130,22 @@ class Runner:
             return [train(r) for r in plan.final_runs({run.entry: chosen[run.entry]}) if r not in in_sweep]
 
         order = sorted(sweep, key=lambda run: -len(plan.grid_points(run.entry)))
-        self.executor.run_graph([train(run) for run in order], then, "training runs and evaluations")
+        # Each sweep run: training, validation, test; each entry's final seeds beyond the
+        # sweep's: training, test. Which grid point is chosen does not change the count.
+        n_final = len(plan.entries) * max(0, plan.suite.final_seeds - plan.suite.sweep_seeds)
+        self.executor.run_graph([train(run) for run in order], then, "training runs and evaluations",
+                                total=3 * len(sweep) + 2 * n_final)
         return validation, test, {entry: chosen[entry] for entry in plan.entries}
 
     def run(self, stage: str = "all") -> None:
         if stage not in STAGES:
             raise ConfigError(f"unknown stage {stage!r}; valid stages: {', '.join(STAGES)}")
+        self.run_stages(stage)
+        torn = remove_temp_files(self.root)  # every job has ended: no write is under way
+        if torn:
+            log.info("removed %d temp files of writes whose worker died (their jobs were run again)", len(torn))
+
+    def run_stages(self, stage: str) -> None:
         plan = self.plan
         self.datagen()
         if stage == "datagen":

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config.sections import PolicyConfig
+from ..config.sections import CHECKPOINT_LATER_OPTIONS, PolicyConfig, without_later_defaults
 from ..config.typed import from_dict, to_dict
 from ..data import atomic_write_bytes
 from .network import ConditionalUnet1D
@@ -38,7 +38,12 @@ class DiffusionPolicy(nn.Module):
         )
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(x_t, t, obs)
+        """The network's prediction, in float32 whatever ``config.precision``: with bf16 only the
+        network runs under autocast, so the loss and the samplers' arithmetic stay fp32."""
+        if self.config.precision == "fp32":
+            return self.net(x_t, t, obs)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
+            return self.net(x_t, t, obs).float()
 
     @property
     def device(self) -> torch.device:
@@ -56,7 +61,7 @@ class DiffusionPolicy(nn.Module):
         device = self.device
         cond = torch.from_numpy(self.normalizer.normalize_obs(np.asarray(obs, dtype=np.float32))).to(device)
         chunk = self.schedule.sample(
-            lambda x, t: self.net(x.to(device), t.to(device), cond).cpu(),
+            lambda x, t: self(x.to(device), t.to(device), cond).cpu(),
             (len(cond), self.config.horizon, self.action_dim),
             generator=generator,
             method=sampler,
@@ -128,8 +133,11 @@ def policy_from_checkpoint(state: dict[str, Any], weights: str = "ema") -> Diffu
 
 
 def checkpoint_header(policy: DiffusionPolicy) -> dict[str, Any]:
+    """What rebuilds the policy. Options added later are saved only away from their defaults
+    (``CHECKPOINT_LATER_OPTIONS``), so a checkpoint has the bytes it had before them, and so do
+    the evaluation keys made from them."""
     return {
-        "policy_config": to_dict(policy.config),
+        "policy_config": without_later_defaults(policy.config, CHECKPOINT_LATER_OPTIONS),
         "obs_dim": policy.obs_dim,
         "action_dim": policy.action_dim,
         "normalizer": policy.normalizer.state_dict(),

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..config.sections import CHECKPOINT_LATER_OPTIONS, PolicyConfig, without_later_defaults
-from ..config.typed import from_dict, to_dict
+from ..config.typed import from_dict
 from ..data import atomic_write_bytes
 from .network import ConditionalUnet1D
 from .normalizer import Normalizer

@@ -161,13 +161,8 @@ def _read_minari(path: Path, obs_key: str, action_key: str) -> EpisodeArrays:
     dataset = minari.MinariDataset(str(data_path))
     obs, action, lengths = [], [], []
     for episode in dataset.iterate_episodes():
-        observations, actions = episode.observations, episode.actions
-        if isinstance(observations, dict) or obs_key:
-            observations = _pick(observations, obs_key, path, "observations/") if isinstance(observations, dict) \
-                else _pick({}, obs_key, path, "observations/")
-        if isinstance(actions, dict) or action_key:
-            actions = _pick(actions, action_key, path, "actions/") if isinstance(actions, dict) \
-                else _pick({}, action_key, path, "actions/")
+        observations = _entry(episode.observations, obs_key, path, "observations/")
+        actions = _entry(episode.actions, action_key, path, "actions/")
         if len(observations) != len(actions) + 1:
             raise ValueError(f"{path}: episode {episode.id} has {len(observations)} observations for "
                              f"{len(actions)} actions; Minari stores one more observation than actions")
@@ -177,6 +172,14 @@ def _read_minari(path: Path, obs_key: str, action_key: str) -> EpisodeArrays:
     if not lengths:
         raise ValueError(f"{path} holds no episode")
     return EpisodeArrays(np.concatenate(obs), np.concatenate(action), np.cumsum(lengths))
+
+
+def _entry(values: Any, key: str, path: Path, where: str) -> np.ndarray:
+    """An episode's array, or the entry ``key`` of its dict (a dict space); a key for a
+    plain array names nothing there."""
+    if isinstance(values, dict) or key:
+        return _pick(values if isinstance(values, dict) else {}, key, path, where)
+    return values
 
 
 def check_bounds(arrays: EpisodeArrays, path: Path) -> None:
@@ -230,13 +233,11 @@ def export_metadata(ds: Dataset, suite: str, preset: str, name: str) -> dict[str
 
 def recorded_key(path: Path, fmt: str) -> str | None:
     """The dataset key an earlier export at ``path`` recorded (None if it recorded none)."""
-    if fmt == "zarr":
-        attrs = path / ".zattrs"
-        record = json.loads(attrs.read_text()) if attrs.exists() else {}
-    else:
-        metadata = path / "data" / "metadata.json"
-        record = json.loads(metadata.read_text()) if metadata.exists() else {}
-    return record.get("ambient_bench", {}).get("key")
+    record = path / ".zattrs" if fmt == "zarr" else path / "data" / "metadata.json"
+    try:
+        return json.loads(record.read_text()).get("ambient_bench", {}).get("key")
+    except (OSError, ValueError, AttributeError):  # absent, unreadable or not our record
+        return None
 
 
 @contextmanager

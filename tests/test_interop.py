@@ -279,3 +279,27 @@ def test_gymnasium_spec_of_each_task_names_its_env():
     spec = gymnasium_spec("binsort", {"n_blocks": 2, "rule": "red_left", "task_conditioning": False})
     assert spec.id == "ambient_bench/BinSort-v0" and spec.kwargs["n_blocks"] == 2
     assert isinstance(gymnasium.make(spec).observation_space, gymnasium.spaces.Box)
+
+
+@pytest.mark.slow
+def test_the_prm_example_script_writes_a_minari_source_the_maze_accepts(tmp_path):
+    """results/maze/external/prm_minari.py at smoke size: a dataset built outside the benchmark."""
+    import importlib.util
+
+    from ambient_bench.pipeline.checks import validate_run
+    from ambient_bench.registry import GENERATORS
+    from ambient_bench.seeds import split_seeds
+
+    script = Path(__file__).resolve().parent.parent / "results/maze/external/prm_minari.py"
+    spec = importlib.util.spec_from_file_location("prm_minari", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.build(3, tmp_path, "boxes_fixed_start", time_per_query_s=0.05)
+    path = tmp_path / "ambient_bench/maze/prm-v0"
+    overrides = external("corrupt", "minari", path, 3)
+    suite = load_suite("maze", "smoke", overrides)
+    validate_run(Plan(suite, "smoke", tmp_path / "runs"))  # dims, counts, finite values: as the run checks them
+    out = GENERATORS.get("external")(split_seeds("datagen_corrupt", 3).tolist(), format="minari", path=str(path))
+    assert len(out.episodes) == 3 and all(ep.obs.shape[1] == MAZE_OBS_DIM for ep in out.episodes)
+    goal = out.episodes[0].obs[0, -2:]
+    assert np.linalg.norm(out.episodes[0].action[-1] - goal) <= 0.1  # it ends at its goal

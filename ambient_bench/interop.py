@@ -104,8 +104,6 @@ def read_episodes(path: Path, fmt: str, obs_key: str = "", action_key: str = "")
     if missing:
         raise ValueError(missing)
     path = Path(path)
-    if not path.exists():
-        raise ValueError(f"{path} does not exist")
     reader = {"zarr": _read_zarr, "minari": _read_minari, "npz": _read_npz}[fmt]
     try:
         arrays = reader(path, obs_key, action_key)
@@ -303,6 +301,7 @@ def write_minari(ds: Dataset, root: Path, dataset_id: str, env_spec, metadata: d
 
     env = gymnasium.make(env_spec)
     obs_space, action_space = env.observation_space, env.action_space
+    env.close()
     if obs_space.shape != ds.obs.shape[1:] or action_space.shape != ds.action.shape[1:]:
         log.info("%s: the env's spaces %s / %s differ from the episodes' steps (%d, %d): stored with "
                  "unbounded spaces of the episodes' shapes", dataset_id, obs_space.shape, action_space.shape,

@@ -123,8 +123,9 @@ def source_shape(path: str = "", format: str = "npz", obs_key: str = "", action_
 
 
 def input_sha256(path: str = "", **params: Any) -> str:
-    """The file's sha256 (every file's, for a directory): part of the dataset's key."""
-    return tree_sha256(Path(path))
+    """The file's sha256 (every file's, for a directory): part of the dataset's key ("" without
+    a path, which the checks report before any key is needed)."""
+    return tree_sha256(Path(path)) if path else ""
 
 
 generate_external.source_shape = source_shape

@@ -4,6 +4,7 @@ from . import maze_rrt
 from . import binsort_scripted
 from . import arm_trajopt
 from . import arm_rrt
+from . import external
 from . import maze_bench
 from . import binsort_bench
 from . import arm_bench

@@ -101,12 +101,15 @@ class Plan:
 
     # --------------------------------------------------------------------- datasets
     def dataset_dir(self, suite: SuiteConfig, name: str) -> Path:
-        """Keyed by the dataset's spec (generator, params, sizes), the task it is for and the
-        generator's code version."""
+        """Keyed by the dataset's spec (generator, params, sizes), the task it is for, the
+        generator's code version and, for a generator that reads a file (``input_sha256``),
+        the file's digest."""
         spec = suite.datasets[name]
         generator = GENERATORS.get(spec.generator)
         key = {"spec": to_dict(spec), "task": suite.task, "task_params": suite.task_params,
                "code": suite_code_version(generator.__module__)}
+        if hasattr(generator, "input_sha256"):
+            key["input_sha256"] = generator.input_sha256(**spec.params)
         return self.root / "data" / f"{name}-{config_hash(key)}"
 
     def datasets(self) -> dict[Path, tuple[SuiteConfig, str]]:

@@ -3,7 +3,8 @@
 Loading a suite already checks keys, types and ranges of its sections (``config.py``).
 This pass checks what needs the registries: generator names and parameters, the task and
 its parameters (names and types from their signatures, values by building the task, calling
-the generator with no seeds, and their optional ``check_params``), metric names (selection, tie-break, table, Pareto axes) against the
+the generator with no seeds, and their optional ``check_params``; a generator that reads
+episodes from a file also against the task's dimensions, ``source_shape``), metric names (selection, tie-break, table, Pareto axes) against the
 metrics the task reports, baseline names and every grid point, the classifier settings.
 The first problem is a ``ConfigError`` naming the key, the bad value and the valid choices.
 """
@@ -109,5 +110,22 @@ def check_generator(suite: SuiteConfig, name: str, prefix: str) -> None:
     try:
         run_check_params(generate, params)
         generate([], **params)
+        shape = generate.source_shape(**params) if hasattr(generate, "source_shape") else None
     except PARAM_ERRORS as err:
         raise ConfigError(f"{key}.params: {err}") from None
+    if shape is not None:
+        check_source_shape(suite, name, key, shape)
+
+
+def check_source_shape(suite: SuiteConfig, name: str, key: str, shape: tuple[int, int, int]) -> None:
+    """A generator that reads a fixed set of episodes (``source_shape``: episodes, obs dim,
+    action dim) must hold enough of them, of the task's dimensions."""
+    n_episodes, obs_dim, action_dim = shape
+    task = TASKS.get(suite.task)(**suite.task_params)
+    if (obs_dim, action_dim) != (task.obs_dim, task.action_dim):
+        raise ConfigError(f"{key}.params: the episodes have obs dim {obs_dim} and action dim {action_dim}; task "
+                          f"{suite.task} needs {task.obs_dim} and {task.action_dim} (map them with obs_slice, "
+                          "action_slice or transform)")
+    wanted = suite.datasets[name].n_episodes
+    if wanted > n_episodes:
+        raise ConfigError(f"{key}.n_episodes: {wanted}, but the source holds {n_episodes} episodes")

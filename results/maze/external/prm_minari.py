@@ -39,18 +39,10 @@ def roadmap_planner(layout, time_per_query_s: float):
     """OMPL PRM over the layout's bounds; states valid outside every wall grown by PADDING_M."""
     from ompl import base as ob, geometric as og, util as ou
 
+    from ambient_bench.datagen.maze_rrt import space_information
+
     ou.setLogLevel(ou.LOG_WARN)  # not PRM's line per query
-    space = ob.RealVectorStateSpace(2)
-    bounds = ob.RealVectorBounds(2)
-    for i in range(2):
-        bounds.setLow(i, float(layout.bounds[i]))
-        bounds.setHigh(i, float(layout.bounds[2 + i]))
-    space.setBounds(bounds)
-    si = ob.SpaceInformation(space)
-    grown = [tuple(w) for w in (layout.walls + np.array([-1, -1, 1, 1]) * PADDING_M).tolist()]
-    si.setStateValidityChecker(lambda s: not any(x0 <= s[0] <= x1 and y0 <= s[1] <= y1 for x0, y0, x1, y1 in grown))
-    si.setStateValidityCheckingResolution(0.005 / space.getMaximumExtent())
-    si.setup()
+    space, si = space_information(layout, PADDING_M, 0.005)
     planner = og.PRM(si)
     planner.setup()
 

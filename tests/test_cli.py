@@ -133,6 +133,13 @@ def test_verbose_adds_the_traceback(tmp_path, capsys):
     assert "Traceback" in err and err.strip().splitlines()[-1].startswith("error: selection_metric")
 
 
+def test_list_names_each_suites_presets(capsys):
+    assert main(["--list"]) == 0
+    lines = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines())
+    assert lines["presets"].strip() == ("arm: smoke, quick, slot_pairs, paper; binsort: smoke, quick, paper; "
+                                        "maze: smoke, quick, paper")
+
+
 def test_list_into_a_closed_pipe_exits_quietly():
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before anything is written, as with `| head` done early

@@ -35,6 +35,14 @@ def test_compare_without_a_run_says_how_to_make_it(tmp_path, capsys):
     assert len(lines) == 1 and "python -m ambient_bench.run --suite binsort --preset quick --out" in lines[0]
 
 
+def test_compare_takes_a_suites_own_preset_and_refuses_an_unknown_one(tmp_path, capsys):
+    assert main(["--suite", "arm", "--preset", "slot_pairs", "--run", str(tmp_path), "--reference", str(tmp_path)]) == 2
+    assert "no summary at" in capsys.readouterr().err  # slot_pairs is the arm's: the preset passed
+    assert main(["--suite", "maze", "--preset", "slot_pairs", "--run", str(tmp_path), "--reference", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["error: unknown preset 'slot_pairs' for suite maze; valid presets: smoke, quick, paper"]
+
+
 def test_compare_names_a_malformed_summary(tmp_path, capsys):
     run = tmp_path / "binsort" / "quick"
     shutil.copytree(REFERENCE / "binsort" / "quick", run, ignore=shutil.ignore_patterns("runs", "annotate", "*.png"))

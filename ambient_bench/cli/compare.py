@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..config.sections import ConfigError
-from ..config.suites import PRESETS
+from ..config.suites import preset_names
 from ..data import atomic_write_bytes
 from ..report.tables import UNDEFINED, read_summary
 from .run import EXIT_BAD_INPUT, OneLineParser
@@ -65,6 +65,8 @@ def cell(rows: pd.DataFrame, metric: str) -> tuple[str, float]:
 
 
 def comparison_markdown(suite: str, preset: str, run_root: Path, reference_root: Path, metrics: list[str]) -> str:
+    if preset not in (presets := preset_names(suite)):
+        raise ConfigError(f"unknown preset {preset!r} for suite {suite}; valid presets: {', '.join(presets)}")
     reference, reference_provenance = side(reference_root, suite, preset, "reference")
     fresh, fresh_provenance = side(run_root, suite, preset, "run")
     metrics = metrics or table_metrics(reference_root / suite / preset)
@@ -98,7 +100,7 @@ def comparison_markdown(suite: str, preset: str, run_root: Path, reference_root:
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="python -m ambient_bench.compare", description=__doc__.splitlines()[0])
     p.add_argument("--suite", required=True)
-    p.add_argument("--preset", default="quick", choices=PRESETS)
+    p.add_argument("--preset", default="quick", help="the suite's preset (default: quick)")
     p.add_argument("--run", type=Path, default=Path("runs"), help="output root of the fresh run (default: runs/)")
     p.add_argument("--reference", type=Path, default=Path("results"),
                    help="root of the committed reference (default: results/)")

@@ -27,7 +27,7 @@ import torch
 
 from .. import logs
 from ..config.sections import ConfigError, SuiteConfig
-from ..config.suites import PRESETS, load_suite, suite_names
+from ..config.suites import PRESETS, load_suite, preset_names, suite_names
 from ..data import DatasetError, remove_temp_files
 from ..jobs.executors import Executor, Interrupted, JobLostError, make_executor
 from ..pipeline.runner import STAGES, Runner
@@ -94,7 +94,7 @@ def parser() -> argparse.ArgumentParser:
                    help="run the pipeline up to and including this stage (default: all)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a suite config value, e.g. --set train.steps=500 (repeatable)")
-    p.add_argument("--list", action="store_true", help="list suites, presets and registered baselines, then exit")
+    p.add_argument("--list", action="store_true", help="list suites, each suite's presets and the registered baselines, then exit")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     return p
@@ -110,7 +110,7 @@ def configure_logging(verbose: bool) -> None:
 
 def list_names() -> None:
     print("suites:    " + ", ".join(suite_names()))
-    print("presets:   " + ", ".join(PRESETS))
+    print("presets:   " + "; ".join(f"{name}: {', '.join(preset_names(name))}" for name in suite_names()))
     print("baselines: " + ", ".join(BASELINES.names()))
     sys.stdout.flush()  # a closed pipe shows here, inside main's handler, not at exit
 

@@ -86,8 +86,8 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return out
 
 
-def load_suite(name_or_path: str, preset: str = "smoke", overrides: list[str] | None = None) -> SuiteConfig:
-    """Read a suite file, apply a preset and ``--set`` overrides, and validate strictly."""
+def read_suite_file(name_or_path: str) -> tuple[dict, dict]:
+    """A suite file's keys and its presets (name -> mapping), apart; a bad file is a ConfigError."""
     path = Path(name_or_path)
     if not path.suffix:
         path = suite_dir() / f"{name_or_path}.yaml"
@@ -106,6 +106,17 @@ def load_suite(name_or_path: str, preset: str = "smoke", overrides: list[str] | 
     presets = raw.pop("presets", {}) or {}
     if not isinstance(presets, dict) or not all(isinstance(p, dict) or p is None for p in presets.values()):
         raise ConfigError(f"{path}: presets must map each preset name to a mapping")
+    return raw, presets
+
+
+def preset_names(name_or_path: str) -> list[str]:
+    """The presets a suite defines, in file order (``smoke``, ``quick``, ``paper`` and its own)."""
+    return list(read_suite_file(name_or_path)[1])
+
+
+def load_suite(name_or_path: str, preset: str = "smoke", overrides: list[str] | None = None) -> SuiteConfig:
+    """Read a suite file, apply a preset and ``--set`` overrides, and validate strictly."""
+    raw, presets = read_suite_file(name_or_path)
     if preset not in presets:
         raise ConfigError(f"unknown preset {preset!r} for suite {raw.get('name')}; valid presets: {', '.join(presets)}")
     data = deep_merge(raw, presets[preset] or {})

@@ -5,8 +5,7 @@ alpha is the probability that a training sample is clean (the paper's "alpha on 
 
 from dataclasses import dataclass
 
-from ambient_bench.config.sections import ConfigError
-from ambient_bench.policy.baseline import Baseline, register_baseline
+from ambient_bench.policy.baseline import Baseline, check_alpha, clean_share_weight, register_baseline
 
 
 @register_baseline("cotrain")
@@ -15,9 +14,7 @@ class CoTrain(Baseline):
     alpha: float = 0.5
 
     def __post_init__(self):
-        self.alpha = float(self.alpha)
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ConfigError(f"alpha: {self.alpha} must be in [0, 1]")
+        self.alpha = check_alpha(self.alpha)
 
     def dataset_weight(self, source):
-        return self.alpha if source == "clean" else 1.0 - self.alpha
+        return clean_share_weight(self.alpha, source)

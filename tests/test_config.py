@@ -31,6 +31,9 @@ def test_bad_overrides_name_the_key(override, key):
     ("ambient", {"sigma_min": -0.1}, "sigma_min"),
     ("locality", {"sigma_max": 1.5}, "sigma_max"),
     ("cotrain", {"alpha": 1.2}, "alpha"),
+    ("cotrain", {"alpha": None}, "alpha"),  # co-training's alpha is its point: it has no pooled default
+    ("ambient", {"alpha": -0.1}, "alpha"),
+    ("locality", {"alpha": "half"}, "alpha"),
     ("ambient", {"sigma_mni": 0.1}, "sigma_mni"),
     ("ambient_classifier", {"granularity": "episode"}, "granularity"),
 ])

@@ -66,6 +66,28 @@ def test_cotrain_clean_share_matches_alpha(clean_corrupt, alpha):
     assert abs(share - alpha) < 4 * np.sqrt(alpha * (1 - alpha) / N_DRAWS)
 
 
+@pytest.mark.parametrize("name, params, both", [
+    ("ambient", {"sigma_min": 0.3}, lambda sigma: sigma > 0.3),
+    ("locality", {"sigma_max": 0.3}, lambda sigma: sigma <= 0.3),
+    ("ambient_locality", {"sigma_min": 0.6, "sigma_max": 0.2}, lambda sigma: (sigma > 0.6) | (sigma <= 0.2)),
+])
+def test_reweighted_bands_draw_alpha_clean_where_both_sources_are_admissible(clean_corrupt, name, params, both):
+    alpha = 0.25
+    batch, sigma, _ = draw(clean_corrupt, name, {**params, "alpha": alpha})
+    inside = both(sigma)
+    share = (~batch.is_corrupt[inside]).float().mean().item()
+    assert abs(share - alpha) < 4 * np.sqrt(alpha * (1 - alpha) / inside.sum().item())
+    assert not batch.is_corrupt[~inside].any()  # outside the band the batch stays clean
+
+
+def test_unset_alpha_pools_as_before(clean_corrupt):
+    pooled, _, _ = draw(clean_corrupt, "ambient", {"sigma_min": 0.3})
+    unset, _, _ = draw(clean_corrupt, "ambient", {"sigma_min": 0.3, "alpha": None})
+    assert torch.equal(pooled.window, unset.window) and torch.equal(pooled.t, unset.t)
+    weighted, _, _ = draw(clean_corrupt, "ambient", {"sigma_min": 0.3, "alpha": 0.9})
+    assert (~weighted.is_corrupt).float().mean() > (~pooled.is_corrupt).float().mean() + 0.1
+
+
 def test_every_registered_baseline_draws_only_admissible_pairs(clean_corrupt):
     for name in BASELINES.names():
         if BASELINES.get(name).requires_annotation:

@@ -45,6 +45,25 @@ def check_sigma(value: float, name: str, upper_open: bool = False) -> None:
         raise ConfigError(f"{name}: {value} must be in [0, {'1)' if upper_open else '1]'}")
 
 
+def check_alpha(alpha: float | None) -> float | None:
+    """alpha, the probability that a training sample is clean, lives in [0, 1]; None is pooled."""
+    if alpha is None:
+        return None
+    alpha = float(alpha)
+    if not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"alpha: {alpha} must be in [0, 1]")
+    return alpha
+
+
+def clean_share_weight(alpha: float | None, source: str) -> float | None:
+    """A source's mixture weight for a clean share alpha: alpha for clean, 1 - alpha for corrupt
+    (None when pooled). At a noise level where only one source is admissible it takes the
+    whole batch, so under a band alpha is the clean share where both are admissible."""
+    if alpha is None:
+        return None
+    return alpha if source == "clean" else 1.0 - alpha
+
+
 class Baseline:
     """Base class: clean and corrupt data at every noise level, pooled (plain co-training
     without re-weighting). Subclasses are dataclasses whose fields are the sweepable

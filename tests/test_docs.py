@@ -37,6 +37,7 @@ CI = {
 MAZE_SMOKE = "test_runner.py::test_smoke_run_writes_every_output"  # every stage of the maze at smoke
 BINSORT_SMOKE = "test_runner.py::test_binsort_smoke_through_the_same_runner"
 RAY_CLUSTER = "test_ray.py::test_cli_joins_a_running_cluster_by_address"  # a local Ray instance stands in
+GPU_CHECK = "python -m ambient_bench.bench --areas gpu --device cuda --json gpu.json"
 # Commands of hours or of a cluster -> the test that runs the same command in smoke form.
 LONG = {
     "python -m ambient_bench.run --suite maze": MAZE_SMOKE,
@@ -56,6 +57,7 @@ LONG = {
     "python -m ambient_bench.run --suite maze --executor ray --ray-address auto --out /shared/runs": RAY_CLUSTER,
     "python -m ambient_bench.run --suite maze --preset paper --executor ray --ray-address auto --out /shared/runs "
     "--threads 8": RAY_CLUSTER,
+    GPU_CHECK: "test_bench.py::test_the_gpu_checks_dry_run_on_the_cpu_writes_every_figure",  # needs a GPU
     "python results/maze/external/prm_minari.py --episodes 5000 --out exports":
         "test_interop.py::test_the_prm_example_script_writes_a_minari_source_the_maze_accepts",
     "python -m ambient_bench.run --suite maze --set datasets.corrupt.generator=external --set "
@@ -167,7 +169,7 @@ def middle_band():
 
 
 AMBIENT_COMMANDS = sorted(c for c in doc_commands()
-                          if c.startswith("python -m ambient_bench.") and c not in (BENCH, *COMPARE))
+                          if c.startswith("python -m ambient_bench.") and c not in (BENCH, GPU_CHECK, *COMPARE))
 
 
 @pytest.mark.parametrize("command", AMBIENT_COMMANDS)

@@ -104,7 +104,7 @@ def test_core_never_imports_a_plugin_folder(plugin):
 # The pipeline's stages, lowest first: a module may import its own stage or a lower one only.
 # (The suite API at the top of the package, registry, task, metrics, seeds, data, logs and config are the base.)
 STAGES = ["base", "policy", "evaluation", "classifier", "jobs", "report", "pipeline", "cli", "entry"]
-ENTRY_MODULES = ("run", "bench", "compare", "spectrum", "datasets")  # ``python -m ambient_bench.<name>``
+ENTRY_MODULES = ("run", "bench", "compare", "spectrum", "sensitivity", "datasets")  # ``python -m ambient_bench.<name>``
 
 
 def stage_of(module: str) -> str:

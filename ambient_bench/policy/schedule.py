@@ -120,7 +120,10 @@ class NoiseSchedule:
             return torch.ones_like(s)
         return s / self._coef(self.alphas_cumprod.sqrt(), t, like) if self.prediction == "epsilon" else s
 
-    def predict_x0(self, model_out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def predict_x0(self, model_out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
+                   clip: bool | None = None) -> torch.Tensor:
+        """The clean estimate a network output implies, clipped to [-1, 1] when ``clip`` (default:
+        the schedule's ``clip_sample``, as the samplers use it)."""
         if self.prediction == "sample":
             x0 = model_out
         elif self.prediction == "edm":
@@ -130,7 +133,7 @@ class NoiseSchedule:
             a = self._coef(self.alphas_cumprod.sqrt(), t, x_t)
             s = self._coef(self.sigmas, t, x_t)
             x0 = (x_t - s * model_out) / a if self.prediction == "epsilon" else a * x_t - s * model_out
-        return x0.clamp(-1.0, 1.0) if self.clip_sample else x0
+        return x0.clamp(-1.0, 1.0) if (self.clip_sample if clip is None else clip) else x0
 
     def posterior_variance(self) -> torch.Tensor:
         """beta_tilde_t = (1 - abar_{t-1}) / (1 - abar_t) * beta_t, with abar_{-1} = 1."""

@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     ambient_classifier,
     ambient_locality,
     ambient_loss,
+    ambient_soft,
     clean_only,
     corrupt_only,
     cotrain,

@@ -34,6 +34,8 @@ def test_bad_overrides_name_the_key(override, key):
     ("cotrain", {"alpha": None}, "alpha"),  # co-training's alpha is its point: it has no pooled default
     ("ambient", {"alpha": -0.1}, "alpha"),
     ("locality", {"alpha": "half"}, "alpha"),
+    ("ambient_soft", {"temperature": 0}, "temperature"),
+    ("ambient_soft", {"sigma_min": 0}, "sigma_min"),
     ("ambient", {"sigma_mni": 0.1}, "sigma_mni"),
     ("ambient_classifier", {"granularity": "episode"}, "granularity"),
 ])

@@ -88,6 +88,35 @@ def test_unset_alpha_pools_as_before(clean_corrupt):
     assert (~weighted.is_corrupt).float().mean() > (~pooled.is_corrupt).float().mean() + 0.1
 
 
+def test_soft_ambient_at_zero_temperature_is_the_hard_band(clean_corrupt):
+    hard = draw(clean_corrupt, "ambient", {"sigma_min": 0.3}, n=10)[2]
+    soft = draw(clean_corrupt, "ambient_soft", {"sigma_min": 0.3, "temperature": 1e-6}, n=10)[2]
+    warm = draw(clean_corrupt, "ambient_soft", {"sigma_min": 0.3, "temperature": 0.5}, n=10)[2]
+    assert torch.allclose(hard.dataset_cdf, soft.dataset_cdf, atol=1e-9)
+    assert not torch.allclose(hard.dataset_cdf, warm.dataset_cdf, atol=1e-3)
+
+
+def test_soft_ambient_shows_corrupt_samples_in_proportion_to_their_weight(clean_corrupt):
+    """Pooled: at each level the corrupt share is n_c w / (n_c w + n_clean), here near sigma_min (w = 1/2)."""
+    batch, sigma, sampler = draw(clean_corrupt, "ambient_soft", {"sigma_min": 0.3, "temperature": 0.3}, n=60000)
+    n_clean, n_corrupt = (sampler.window_dataset == 0).sum().item(), (sampler.window_dataset == 1).sum().item()
+    near = (sigma > 0.3 * np.exp(-0.05)) & (sigma < 0.3 * np.exp(0.05))
+    weight = 0.5 * (1 + np.tanh((np.log(sigma[near].numpy()) - np.log(0.3)) / 0.3 / 2))
+    expected = float(np.mean(n_corrupt * weight / (n_corrupt * weight + n_clean)))
+    share = batch.is_corrupt[near].float().mean().item()
+    assert abs(share - expected) < 4 * np.sqrt(expected * (1 - expected) / near.sum().item())
+    low = sigma < 0.3 * np.exp(-1.5)  # w < 0.01: corrupt samples almost never
+    assert batch.is_corrupt[low].float().mean().item() < 0.02
+
+
+def test_a_noise_weight_out_of_range_is_refused(clean_corrupt):
+    baseline = make_baseline("ambient", {"sigma_min": 0.3})
+    baseline.noise_weight = lambda source, sigmas: 2 * np.ones_like(sigmas)
+    norm = Normalizer.fit([d.obs for d in clean_corrupt.values()], [d.action for d in clean_corrupt.values()])
+    with pytest.raises(ValueError, match=r"noise_weight\('clean'\) must give one value in \[0, 1\]"):
+        NoiseBandSampler(clean_corrupt, baseline, SCHEDULE, 16, norm)
+
+
 def test_every_registered_baseline_draws_only_admissible_pairs(clean_corrupt):
     for name in BASELINES.names():
         if BASELINES.get(name).requires_annotation:

@@ -2,13 +2,16 @@
 
 A baseline answers three questions:
   (a) which datasets, with what mixture weight          -> ``dataset_weight``
-  (b) at which noise levels each sample is admissible   -> ``band``
+  (b) at which noise levels each sample is admissible   -> ``band``, and, softly,
+      with what weight at each noise level               -> ``noise_weight``
   (c) what the network regresses on (optional)          -> ``training_pair``
 Everything else (network, schedule, optimiser, evaluation) is shared.
 
 Bands are given in sigma: a sample with band (sigma_min, sigma_max) may be used at noise
 level sigma when ``sigma > sigma_min`` or ``sigma <= sigma_max``. So (0, 0) is every
 level, (1, 0) none, (s, 0) ambient's high-noise band and (1, s) locality's low band.
+A noise weight w(sigma) in [0, 1] scales a source's sampling mass at each level inside its
+band; a band is the case w in {0, 1}.
 """
 
 from __future__ import annotations
@@ -81,6 +84,11 @@ class Baseline:
 
     def dataset_weight(self, source: str) -> float | None:
         """Mixture weight of a dataset; None for all means pooled (uniform over samples)."""
+        return None
+
+    def noise_weight(self, source: str, sigmas: np.ndarray) -> np.ndarray | None:
+        """Weight in [0, 1] of ``source``'s samples at each noise level ``sigmas`` (the schedule's
+        grid), multiplying its sampling mass there; None is 1 everywhere (bands only)."""
         return None
 
     def training_pair(

@@ -2,7 +2,8 @@
 
 Per batch element it draws a diffusion step t, then a training window admissible at t
 under the baseline's bands, choosing the dataset by the baseline's weights among those
-with admissible samples (or pooled: uniform over admissible samples). Everything is
+with admissible samples (or pooled: uniform over admissible samples), each dataset's mass
+at t scaled by the baseline's noise weight of its source there. Everything is
 vectorised: windows are grouped by (dataset, band start, band end) once, and a batch is
 a few searchsorted/gather calls -- no per-item Python loop and no rejection sampling, so
 per-datapoint annotations cost the same as per-dataset ones.
@@ -58,7 +59,7 @@ class NoiseBandSampler:
         self.horizon = horizon
         T = schedule.num_steps
         obs, act, ends, starts, ds_id, s_min, s_max, corrupt = [], [], [], [], [], [], [], []
-        weights, offset, self.names = [], 0, []
+        weights, noise_weights, offset, self.names = [], [], 0, []
         for name, ds in datasets.items():
             source = str(ds.episode_source[0])
             band = baseline.band(source, ds)
@@ -75,6 +76,7 @@ class NoiseBandSampler:
             s_max.append(np.broadcast_to(np.asarray(band.sigma_max, dtype=np.float64), (n,))[rows])
             corrupt.append(np.full(len(rows), source == "corrupt"))
             weights.append(baseline.dataset_weight(source))
+            noise_weights.append(_noise_weight(baseline, source, schedule))
             self.names.append(name)
             offset += n
         if not self.names:
@@ -107,12 +109,13 @@ class NoiseBandSampler:
         in_dataset = g_dataset[None, :] == torch.arange(n_datasets)[:, None]  # (D, G)
         per_dg = per_group[:, None, :] * in_dataset[None].double()  # (T, D, G)
         n_admissible = per_dg.sum(-1)  # (T, D)
+        noise_weight = torch.stack(noise_weights, dim=1)  # (T, D)
         if all(w is None for w in weights):
-            dataset_p = n_admissible
+            dataset_p = n_admissible * noise_weight
         elif any(w is None for w in weights):
             raise ValueError(f"baseline {baseline.name!r} weights some datasets but not others")
         else:
-            dataset_p = torch.tensor(weights, dtype=torch.float64)[None] * (n_admissible > 0)
+            dataset_p = torch.tensor(weights, dtype=torch.float64)[None] * (n_admissible > 0) * noise_weight
         self.usable_t = torch.nonzero(dataset_p.sum(1) > 0).flatten()
         if len(self.usable_t) == 0:
             raise ValueError(f"baseline {baseline.name!r} admits no sample at any noise level")
@@ -153,6 +156,19 @@ class NoiseBandSampler:
         order_pos[self.window_order] = torch.arange(len(self.window_order))
         g = torch.searchsorted(self.group_offset, order_pos[windows], right=True) - 1
         return (t >= self.group_first_t[g]) | (t <= self.group_last_t[g])
+
+
+def _noise_weight(baseline: Baseline, source: str, schedule: NoiseSchedule) -> torch.Tensor:
+    """The baseline's noise weight of ``source`` on the schedule's grid, (T,) float64, checked."""
+    sigmas = schedule.sigmas.double().numpy()
+    weight = baseline.noise_weight(source, sigmas)
+    if weight is None:
+        return torch.ones(len(sigmas), dtype=torch.float64)
+    weight = np.asarray(weight, dtype=np.float64)
+    if weight.shape != sigmas.shape or not np.all((weight >= 0) & (weight <= 1)):
+        raise ValueError(f"baseline {baseline.name!r}: noise_weight({source!r}) must give one value in [0, 1] "
+                         f"per noise level ({len(sigmas)}), got shape {weight.shape}")
+    return torch.from_numpy(weight)
 
 
 def _cdf(p: torch.Tensor) -> torch.Tensor:

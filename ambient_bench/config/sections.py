@@ -25,12 +25,15 @@ PREDICTIONS = ("epsilon", "sample", "v", "edm")
 FINAL_ACTIONS = ("free", "zero")
 # The network's arithmetic: float32, or bfloat16 autocast around its calls (policy.DiffusionPolicy).
 PRECISIONS = ("fp32", "bf16")
+# The generative model: VP diffusion, or conditional flow matching on the linear path
+# (policy.schedule.FlowSchedule: the network predicts the velocity; ``prediction`` is not used).
+GENERATIVES = ("diffusion", "flow")
 
 # Policy options added after runs were cached, with the defaults that leave those runs' keys
-# unchanged; checkpoints omit the last two at their defaults too (they were saved whole before).
+# unchanged; checkpoints omit CHECKPOINT_LATER_OPTIONS at their defaults too (saved whole before them).
 LATER_POLICY_OPTIONS = {"window_starts": "every_step", "loss_weight_cap": 0.0, "sigma_data": 0.5,
-                        "final_action": "free", "precision": "fp32"}
-CHECKPOINT_LATER_OPTIONS = ("final_action", "precision")
+                        "final_action": "free", "precision": "fp32", "generative": "diffusion"}
+CHECKPOINT_LATER_OPTIONS = ("final_action", "precision", "generative")
 
 
 def without_later_defaults(policy: "PolicyConfig", options) -> dict[str, Any]:
@@ -87,6 +90,7 @@ class PolicyConfig:
     # bf16: the network's calls in training and sampling run under bfloat16 autocast (faster on
     # CPUs with AVX-512 bf16 and on GPUs); the loss, optimiser, EMA, noise schedule and samplers stay fp32.
     precision: str = "fp32"
+    generative: str = "diffusion"  # or "flow" (GENERATIVES): flow matching, the velocity predicted
 
     def validate(self, key: str) -> None:
         _check(len(self.down_dims) >= 1 and all(d > 0 for d in self.down_dims), f"{key}.down_dims", "must be positive")
@@ -105,6 +109,8 @@ class PolicyConfig:
         _check(self.final_action in FINAL_ACTIONS, f"{key}.final_action", f"must be one of {', '.join(FINAL_ACTIONS)}")
         _check(self.precision in PRECISIONS, f"{key}.precision",
                f"{self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        _check(self.generative in GENERATIVES, f"{key}.generative",
+               f"{self.generative!r} is not one of {', '.join(GENERATIVES)}")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from ..config.typed import from_dict
 from ..data import atomic_write_bytes
 from .network import ConditionalUnet1D
 from .normalizer import Normalizer
-from .schedule import NoiseSchedule
+from .schedule import FlowSchedule, NoiseSchedule
 
 
 class CheckpointError(RuntimeError):
@@ -24,15 +24,17 @@ class CheckpointError(RuntimeError):
 
 
 class DiffusionPolicy(nn.Module):
-    """Predicts a chunk of ``horizon`` actions conditioned on the current observation."""
+    """Predicts a chunk of ``horizon`` actions conditioned on the current observation, by
+    diffusion or, with ``policy.generative: flow``, by flow matching (the same network)."""
 
     def __init__(self, config: PolicyConfig, obs_dim: int, action_dim: int, normalizer: Normalizer):
         super().__init__()
         self.config = config
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.normalizer = normalizer
-        self.schedule = NoiseSchedule(config.num_diffusion_steps, prediction=config.prediction,
-                                      sigma_data=config.sigma_data)
+        self.schedule = (FlowSchedule(config.num_diffusion_steps) if config.generative == "flow" else
+                         NoiseSchedule(config.num_diffusion_steps, prediction=config.prediction,
+                                       sigma_data=config.sigma_data))
         self.net = ConditionalUnet1D(
             action_dim, obs_dim, config.down_dims, config.kernel_size, config.n_groups, config.step_embed_dim
         )

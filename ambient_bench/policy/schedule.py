@@ -13,6 +13,13 @@ reaches x0: fully at every level for ``sample``, scaled by n_t for ``epsilon`` (
 high noise), by sigma_t for ``v``, by c_out ~ min(n_t, d) for ``edm`` -- so ``v`` and ``edm``
 act like x0-prediction at high noise and like epsilon-prediction at low noise, turning at
 n_t = 1 for ``v`` (which is ``edm`` with d = 1, up to sign) and at n_t = d for ``edm``.
+
+``FlowSchedule`` is conditional flow matching on the same footing: the linear (rectified)
+path x_tau = (1 - tau) x0 + tau eps with the network predicting the velocity eps - x0, on a
+grid uniform in flow time tau. Its state is a VP state scaled by tau / sigma (the same
+noise-to-signal ratio tau / (1 - tau) = sigma / sqrt(1 - sigma^2)), so every step still has
+a sigma, and bands, weights and thresholds in sigma apply unchanged (``flow_time`` and
+``flow_sigma`` are the one map between them). DDIM on it is exactly the Euler sampler.
 """
 
 from __future__ import annotations
@@ -44,8 +51,22 @@ def squaredcos_cap_v2_betas(num_steps: int, max_beta: float = 0.999) -> torch.Te
     return torch.tensor(betas, dtype=torch.float64)
 
 
+def flow_time(sigma: torch.Tensor) -> torch.Tensor:
+    """The flow time tau whose linear-path state has the noise-to-signal ratio of VP level sigma."""
+    return sigma / (sigma + torch.sqrt(1 - sigma**2))
+
+
+def flow_sigma(tau: torch.Tensor) -> torch.Tensor:
+    """The VP level sigma of flow time tau (the inverse of ``flow_time``)."""
+    return tau / torch.sqrt(tau**2 + (1 - tau) ** 2)
+
+
 class NoiseSchedule:
-    """T-step VP schedule. Tensors are float64 for exact closed forms; cast on use."""
+    """T-step VP schedule. Tensors are float64 for exact closed forms; cast on use.
+
+    ``signal`` and ``noise`` are the coefficients of x0 and eps in a step's state (here
+    sqrt(abar_t) and sigma_t); the DDIM update and the posterior mean are written in them, so a
+    schedule whose state is a scaled VP state (``FlowSchedule``) reuses both samplers."""
 
     def __init__(self, num_steps: int = 100, prediction: str = "epsilon", clip_sample: bool = True,
                  sigma_data: float = 0.5):
@@ -59,6 +80,7 @@ class NoiseSchedule:
         self.alphas = 1.0 - self.betas
         self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
         self.sigmas = torch.sqrt(1.0 - self.alphas_cumprod)
+        self.signal, self.noise = self.alphas_cumprod.sqrt(), self.sigmas
 
     # --- sigma <-> t -------------------------------------------------------------
     def t_to_sigma(self, t: torch.Tensor | int) -> torch.Tensor:
@@ -82,9 +104,7 @@ class NoiseSchedule:
         return out.view(-1, *([1] * (like.dim() - 1)))
 
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        a = self._coef(self.alphas_cumprod.sqrt(), t, x0)
-        s = self._coef(self.sigmas, t, x0)
-        return a * x0 + s * noise
+        return self._coef(self.signal, t, x0) * x0 + self._coef(self.noise, t, x0) * noise
 
     def edm_coefficients(self, t: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """EDM's (c_skip, c_out) at step ``t`` for ``sigma_data`` (see the module docstring)."""
@@ -106,7 +126,7 @@ class NoiseSchedule:
     def target_from_x0(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The target that an estimate ``x0`` of the clean sample implies for ``x_t`` at step
         ``t``, in this schedule's parameterisation (every target is linear in it)."""
-        noise = (x_t - self._coef(self.alphas_cumprod.sqrt(), t, x_t) * x0) / self._coef(self.sigmas, t, x_t)
+        noise = (x_t - self._coef(self.signal, t, x_t) * x0) / self._coef(self.noise, t, x_t)
         return self.target(x0, noise, t)
 
     def x0_error_scale(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -165,7 +185,12 @@ class NoiseSchedule:
             return self._sample_ddim(denoiser, x, num_inference_steps or self.num_steps, constraint)
         raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {method!r}")
 
+    def vp_scale(self, t: int) -> float:
+        """A step's state over the VP state of the same x0 and eps (1 here; t = -1 is the clean sample)."""
+        return 1.0
+
     def _sample_ddpm(self, denoiser: Denoiser, x: torch.Tensor, generator, constraint: Constraint) -> torch.Tensor:
+        """Ancestral sampling with the VP posterior, taken on the VP state (x / ``vp_scale``)."""
         abar = self.alphas_cumprod
         var = self.posterior_variance()
         for t in range(self.num_steps - 1, -1, -1):
@@ -174,10 +199,10 @@ class NoiseSchedule:
             abar_prev = abar[t - 1] if t > 0 else torch.tensor(1.0, dtype=torch.float64)
             c0 = (abar_prev.sqrt() * self.betas[t] / (1 - abar[t])).item()
             ct = (self.alphas[t].sqrt() * (1 - abar_prev) / (1 - abar[t])).item()
-            x = c0 * x0 + ct * x
+            x = c0 * x0 + ct * (x / self.vp_scale(t))
             if t > 0:
                 noise = torch.randn(x.shape, generator=generator, device=x.device)
-                x = x + var[t].sqrt().item() * noise
+                x = (x + var[t].sqrt().item() * noise) * self.vp_scale(t - 1)
         return x
 
     def ddim_timesteps(self, num_inference_steps: int) -> list[int]:
@@ -192,10 +217,10 @@ class NoiseSchedule:
         """Deterministic DDIM update x_t -> x_{t_prev} (t_prev = -1 means the clean sample)."""
         tt = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
         x0 = constraint(self.predict_x0(model_out, x_t, tt))
-        abar_t = self.alphas_cumprod[t].item()
-        abar_prev = self.alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
-        eps = (x_t - math.sqrt(abar_t) * x0) / math.sqrt(1 - abar_t)
-        return math.sqrt(abar_prev) * x0 + math.sqrt(1 - abar_prev) * eps
+        eps = (x_t - self.signal[t].item() * x0) / self.noise[t].item()
+        if t_prev < 0:
+            return x0
+        return self.signal[t_prev].item() * x0 + self.noise[t_prev].item() * eps
 
     def _sample_ddim(self, denoiser: Denoiser, x: torch.Tensor, num_inference_steps: int,
                      constraint: Constraint) -> torch.Tensor:
@@ -205,3 +230,35 @@ class NoiseSchedule:
             tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
             x = self.ddim_step(denoiser(x, tt), x, t, t_prev, constraint)
         return x
+
+
+class FlowSchedule(NoiseSchedule):
+    """Conditional flow matching with the linear path (see the module docstring): step t is flow
+    time tau_t = (t + 1) / T, so t = T - 1 is pure noise (tau = 1) and training draws tau
+    uniformly on the grid; the network predicts the velocity eps - x0 (``prediction`` is
+    ``velocity``). DDIM is the Euler sampler; DDPM takes the VP posterior on the VP state."""
+
+    def __init__(self, num_steps: int = 100, clip_sample: bool = True):
+        super().__init__(num_steps, clip_sample=clip_sample)
+        self.prediction = "velocity"
+        self.taus = torch.arange(1, num_steps + 1, dtype=torch.float64) / num_steps
+        self.sigmas = flow_sigma(self.taus)
+        self.alphas_cumprod = 1.0 - self.sigmas**2
+        abar_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]])
+        self.alphas = self.alphas_cumprod / abar_prev
+        self.betas = 1.0 - self.alphas
+        self.signal, self.noise = 1.0 - self.taus, self.taus
+
+    def vp_scale(self, t: int) -> float:
+        return 1.0 if t < 0 else (self.taus[t] / self.sigmas[t]).item()
+
+    def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return noise - x0
+
+    def x0_error_scale(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return self._coef(self.taus, t, like)
+
+    def predict_x0(self, model_out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
+                   clip: bool | None = None) -> torch.Tensor:
+        x0 = x_t - self._coef(self.taus, t, x_t) * model_out
+        return x0.clamp(-1.0, 1.0) if (self.clip_sample if clip is None else clip) else x0

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from pathlib import Path
@@ -13,11 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import atomic_write_bytes, load_dataset
+from ..data import load_dataset
 from ..jobs.plan import Plan, RunSpec, eval_path
 from ..registry import FIGURES
 from ..seeds import split_seeds
 from ..task import SuiteFigures
+from .png import save_figure
 from .spectrum import plot_spectrum as draw_spectrum
 from .tables import breakdown_label, breakdown_means
 
@@ -52,7 +52,6 @@ def plot_pareto(plan: Plan, summary: pd.DataFrame, path: Path) -> None:
         ax.text(0.5, 0.5, f"no configuration has both {cfg.pareto_x} and {cfg.pareto_y}\n"
                 "(e.g. no successful rollout)", ha="center", va="center", transform=ax.transAxes)
         save_figure(fig, path)
-        plt.close(fig)
         return
     sns.scatterplot(data=points, x=cfg.pareto_x, y=cfg.pareto_y, hue="baseline", style="baseline", s=70, ax=ax)
     for entry in cfg.pareto_sweeps:
@@ -80,7 +79,6 @@ def plot_pareto(plan: Plan, summary: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     place_labels(ax, labels)
     save_figure(fig, path)
-    plt.close(fig)
 
 
 # Where a label may sit around its point (offset in points, then its alignment), nearest first;
@@ -163,14 +161,7 @@ def plot_breakdown(plan: Plan, summary: pd.DataFrame, path: Path) -> bool:
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     save_figure(fig, path)
-    plt.close(fig)
     return True
-
-
-def save_figure(fig, path: Path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def suite_figures(plan: Plan) -> SuiteFigures:

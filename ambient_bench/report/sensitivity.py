@@ -14,8 +14,6 @@ draws it for trained policies (each run's ``checkpoint.pt``) on windows of a dat
 from __future__ import annotations
 
 import argparse
-import io
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -73,7 +71,7 @@ def plot_sensitivity(curves: dict[str, np.ndarray], sigmas: Sequence[float], ind
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..data import atomic_write_bytes
+    from .png import save_figure
 
     fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False, sharey=True)
     colours = plt.cm.viridis(np.linspace(0, 0.9, len(sigmas)))
@@ -87,11 +85,7 @@ def plot_sensitivity(curves: dict[str, np.ndarray], sigmas: Sequence[float], ind
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{title}: how far the denoiser looks at each noise level", fontsize=9)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buf.getvalue())
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

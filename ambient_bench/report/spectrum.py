@@ -10,7 +10,6 @@ clean and corrupt chunks differ are hidden, and corrupt data is safe to learn fr
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -65,7 +64,7 @@ def plot_spectrum(datasets: dict[str, Any], horizon: int, sigmas: Sequence[float
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..data import atomic_write_bytes
+    from .png import save_figure
 
     actions = {name: [ds.action[a:b] for a, b in zip(ds.episode_starts, ds.episode_ends)] for name, ds in datasets.items()}
     pooled = np.concatenate([np.concatenate(a) for a in actions.values()])
@@ -87,11 +86,7 @@ def plot_spectrum(datasets: dict[str, Any], horizon: int, sigmas: Sequence[float
     ax.set_title(f"{title}: action-chunk spectrum (horizon {horizon}); below a floor, noise hides the data", fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buf.getvalue())
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -40,7 +40,7 @@ def ambient_pair(
     b = torch.sqrt((st**2 - sm**2) / (1 - sm**2))
     x_t = a * x_min + b * w
     x0_target = (st**2 * torch.sqrt(1 - sm**2) * x_min - sm**2 * torch.sqrt(1 - st**2) * x_t) / (st**2 - sm**2)
-    x_t = x_t * (schedule.noise[t] / schedule.sigmas[t]).to(x0.dtype).view(shape)  # the schedule's state (1 for VP)
+    x_t = x_t * schedule.vp_scales[t].to(x0.dtype).view(shape)  # the schedule's own state (1 for VP)
     return x_t, schedule.target_from_x0(x0_target, x_t, t)
 
 

@@ -12,30 +12,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from ambient_bench.config.sections import ConfigError
-from ambient_bench.policy.baseline import Baseline, check_alpha, check_sigma, clean_share_weight, register_baseline
+from ambient_bench.policy.baseline import EVERY_LEVEL, register_baseline
+
+from .ambient import Ambient
 
 
 @register_baseline("ambient_soft")
 @dataclass
-class AmbientSoft(Baseline):
-    sigma_min: float = 0.074
+class AmbientSoft(Ambient):
     temperature: float = 0.5  # in ln sigma: w rises from 0.27 to 0.73 over sigma_min * exp(-/+ temperature)
-    alpha: float | None = None
 
     def __post_init__(self):
-        self.sigma_min, self.temperature = float(self.sigma_min), float(self.temperature)
-        check_sigma(self.sigma_min, "sigma_min", upper_open=True)
+        super().__post_init__()
+        self.temperature = float(self.temperature)
         if self.sigma_min == 0.0:
             raise ConfigError("sigma_min: 0.0 must be in (0, 1) (a soft edge needs a level to sit at)")
         if not self.temperature > 0.0:
             raise ConfigError(f"temperature: {self.temperature} must be > 0 (the hard band is ambient)")
-        self.alpha = check_alpha(self.alpha)
+
+    def band(self, source, dataset):
+        return EVERY_LEVEL  # the weight, not a band, keeps corrupt samples from low noise
 
     def noise_weight(self, source, sigmas):
         if source == "clean":
             return None
         z = (np.log(sigmas) - np.log(self.sigma_min)) / self.temperature
         return 0.5 * (1.0 + np.tanh(z / 2.0))  # the logistic, without overflow
-
-    def dataset_weight(self, source):
-        return clean_share_weight(self.alpha, source)

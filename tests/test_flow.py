@@ -42,7 +42,7 @@ def test_sigma_and_flow_time_map_both_ways_and_keep_the_noise_to_signal_ratio():
     x0, eps, t = torch.ones(1, 1, 1, dtype=torch.float64), torch.full((1, 1, 1), 0.5, dtype=torch.float64), 40
     sigma_t = FLOW.sigmas[t].item()
     vp_state = np.sqrt(1 - sigma_t**2) * 1.0 + sigma_t * 0.5
-    assert FLOW.add_noise(x0, eps, torch.tensor([t])).item() == pytest.approx(FLOW.vp_scale(t) * vp_state)
+    assert FLOW.add_noise(x0, eps, torch.tensor([t])).item() == pytest.approx(FLOW.vp_scales[t].item() * vp_state)
 
 
 def mixture_velocity(x: torch.Tensor, t: torch.Tensor, means, stds, weights) -> torch.Tensor:

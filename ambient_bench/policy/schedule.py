@@ -153,6 +153,9 @@ class NoiseSchedule:
             a = self._coef(self.alphas_cumprod.sqrt(), t, x_t)
             s = self._coef(self.sigmas, t, x_t)
             x0 = (x_t - s * model_out) / a if self.prediction == "epsilon" else a * x_t - s * model_out
+        return self._clip(x0, clip)
+
+    def _clip(self, x0: torch.Tensor, clip: bool | None) -> torch.Tensor:
         return x0.clamp(-1.0, 1.0) if (self.clip_sample if clip is None else clip) else x0
 
     def posterior_variance(self) -> torch.Tensor:
@@ -185,24 +188,26 @@ class NoiseSchedule:
             return self._sample_ddim(denoiser, x, num_inference_steps or self.num_steps, constraint)
         raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {method!r}")
 
-    def vp_scale(self, t: int) -> float:
-        """A step's state over the VP state of the same x0 and eps (1 here; t = -1 is the clean sample)."""
-        return 1.0
+    @property
+    def vp_scales(self) -> torch.Tensor:
+        """Each step's state over the VP state of the same x0 and eps: noise / sigma (1 for VP)."""
+        return self.noise / self.sigmas
 
     def _sample_ddpm(self, denoiser: Denoiser, x: torch.Tensor, generator, constraint: Constraint) -> torch.Tensor:
-        """Ancestral sampling with the VP posterior, taken on the VP state (x / ``vp_scale``)."""
+        """Ancestral sampling with the VP posterior, taken on the VP state (x / ``vp_scales``)."""
         abar = self.alphas_cumprod
         var = self.posterior_variance()
+        scales = self.vp_scales.tolist()
         for t in range(self.num_steps - 1, -1, -1):
             tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
             x0 = constraint(self.predict_x0(denoiser(x, tt), x, tt))
             abar_prev = abar[t - 1] if t > 0 else torch.tensor(1.0, dtype=torch.float64)
             c0 = (abar_prev.sqrt() * self.betas[t] / (1 - abar[t])).item()
             ct = (self.alphas[t].sqrt() * (1 - abar_prev) / (1 - abar[t])).item()
-            x = c0 * x0 + ct * (x / self.vp_scale(t))
+            x = c0 * x0 + ct * (x / scales[t])
             if t > 0:
                 noise = torch.randn(x.shape, generator=generator, device=x.device)
-                x = (x + var[t].sqrt().item() * noise) * self.vp_scale(t - 1)
+                x = (x + var[t].sqrt().item() * noise) * scales[t - 1]
         return x
 
     def ddim_timesteps(self, num_inference_steps: int) -> list[int]:
@@ -249,9 +254,6 @@ class FlowSchedule(NoiseSchedule):
         self.betas = 1.0 - self.alphas
         self.signal, self.noise = 1.0 - self.taus, self.taus
 
-    def vp_scale(self, t: int) -> float:
-        return 1.0 if t < 0 else (self.taus[t] / self.sigmas[t]).item()
-
     def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return noise - x0
 
@@ -260,5 +262,4 @@ class FlowSchedule(NoiseSchedule):
 
     def predict_x0(self, model_out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
                    clip: bool | None = None) -> torch.Tensor:
-        x0 = x_t - self._coef(self.taus, t, x_t) * model_out
-        return x0.clamp(-1.0, 1.0) if (self.clip_sample if clip is None else clip) else x0
+        return self._clip(x_t - self._coef(self.taus, t, x_t) * model_out, clip)

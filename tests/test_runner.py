@@ -1,6 +1,7 @@
 """The runner end to end on the maze smoke preset: outputs, caching, resume, selection."""
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 import ambient_bench.jobs.functions as jobs
 from ambient_bench.config.suites import load_suite
+from ambient_bench.jobs.plan import Plan
 from ambient_bench.pipeline.runner import Runner
 
 pytestmark = pytest.mark.slow
@@ -343,3 +345,19 @@ def test_sigterm_stops_two_workers_cleanly_and_the_run_resumes_to_the_same_resul
     subprocess.run(command, check=True, capture_output=True, timeout=600)
     resumed = pd.read_csv(tmp_path / "maze" / "smoke" / "summary.csv")
     pd.testing.assert_frame_equal(resumed, pd.read_csv(smoke_run.root / "summary.csv"))
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_gets_one_warning_before_any_work(tmp_path, monkeypatch, caplog):
+    """Emulated bf16 is legal but about 24x slower than fp32: the check says so once, and only
+    when bf16 is asked for on such a CPU."""
+    from ambient_bench.pipeline import checks
+
+    bf16 = Plan(load_suite("maze", "smoke", ["policy.precision=bf16"]), "smoke", tmp_path)
+    fp32 = Plan(load_suite("maze", "smoke"), "smoke", tmp_path)
+    for native, plan, expected in ((False, bf16, 1), (True, bf16, 0), (False, fp32, 0)):
+        monkeypatch.setattr(checks, "native_bf16_cpu", lambda: native)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="ambient_bench.pipeline.checks"):
+            checks.validate_run(plan)
+        assert sum("without bf16 instructions" in r.getMessage() for r in caplog.records) == expected
+    assert list(tmp_path.iterdir()) == []

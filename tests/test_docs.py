@@ -63,6 +63,11 @@ LONG = {
     "python -m ambient_bench.run --suite maze --set datasets.corrupt.generator=external --set "
     "'datasets.corrupt.params={format: minari, path: exports/ambient_bench/maze/prm-v0}' --out results/maze/external":
         "test_docs.py::test_cheap_doc_commands_run_in_smoke_form",  # IMPORT below: the same at smoke
+    "python -m ambient_bench.run --suite maze --preset smoke --baselines ambient,ambient_ft,cotrain_ft --set "
+    '"baselines.ambient_ft={baseline: ambient, grid: {sigma_min: [0.074, 0.2]}, finetune_steps: 5}" --set '
+    '"baselines.cotrain_ft={baseline: cotrain, grid: {alpha: [0.1]}, finetune_steps: 5}"':
+        "test_finetune.py::test_the_pretraining_trains_once_for_every_run_that_needs_it_and_the_clean_phase_starts_"
+        "from_it",
     "ray start --head --port=6379 --num-cpus=32": RAY_CLUSTER,
     "ray start --address=HEAD_IP:6379 --num-cpus=32 --num-gpus=8": RAY_CLUSTER,
 }

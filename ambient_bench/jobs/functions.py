@@ -82,6 +82,7 @@ class TrainJob:
     progress: bool = True
     torch_threads: int = 1  # part of the run's key: the thread count can change the last bits
     device: str = "cpu"  # where the network trains (cpu, cuda, cuda:1); part of the run's key unless cpu
+    init_checkpoint: str = ""  # a finetuning phase starts from this (its pretraining's) checkpoint
 
 
 _DATASETS: dict[str, Dataset] = {}
@@ -125,6 +126,7 @@ def run_train(job: TrainJob) -> Path:
         job.seed,
         progress=job.progress,
         device=job.device,
+        init_checkpoint=Path(job.init_checkpoint) if job.init_checkpoint else None,
     )
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..config.sections import LATER_POLICY_OPTIONS, BaselineSpec, ConfigError, SuiteConfig, without_later_defaults
+from ..config.sections import (LATER_POLICY_OPTIONS, BaselineSpec, ConfigError, SuiteConfig, TrainConfig,
+                               without_later_defaults)
 from ..config.suites import deep_merge
 from ..config.typed import config_hash, from_dict, to_dict
 from ..registry import BASELINES, GENERATORS
@@ -24,15 +25,18 @@ from ..seeds import split_seeds
 from .provenance import suite_code_version
 
 SPLITS = ("validation", "test")
+FINETUNE_BASELINE = "clean_only"  # the finetuning phase's data rule
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run: a table entry, one point of its grid, one seed."""
+    """One training run: a table entry, one point of its grid, one seed; ``pretraining`` marks
+    the first phase of a finetuned entry's run (its baseline alone, before the clean phase)."""
 
     entry: str
     params: tuple[tuple[str, Any], ...]
     seed: int
+    pretraining: bool = False
 
     @property
     def params_dict(self) -> dict[str, Any]:
@@ -132,11 +136,15 @@ class Plan:
 
     # ------------------------------------------------------------------------- runs
     def run_dir(self, run: RunSpec) -> Path:
-        label = f"{run.entry}-{run.params_label}" if run.params else run.entry
+        """A pretraining run is named after its baseline, not its entry, so it is the very
+        directory of a plain row of that baseline with the same key: one job serves both."""
+        name = self.baseline_name(run.entry) if run.pretraining else run.entry
+        label = f"{name}-{run.params_label}" if run.params else name
         return self.root / "runs" / f"{label}-s{run.seed}-{config_hash(self.run_key(run))[:8]}"
 
     def run_key(self, run: RunSpec) -> dict[str, Any]:
-        """Everything a training run depends on; its hash names the run's directory."""
+        """Everything a training run depends on; its hash names the run's directory. A
+        finetuned run's key is its pretraining's plus the finetuning phase."""
         suite = self.entry_suite(run.entry)
         policy = without_later_defaults(suite.policy, LATER_POLICY_OPTIONS)
         key = {
@@ -151,7 +159,23 @@ class Plan:
         }
         if self.needs_classifier(run.entry):
             key["annotation"] = self.classifier_key()
+        if self.pretraining(run) is not None:
+            key["finetune"] = {"baseline": FINETUNE_BASELINE, "train": to_dict(self.finetune_train(run.entry))}
         return key
+
+    def pretraining(self, run: RunSpec) -> RunSpec | None:
+        """The run a finetuned run continues from (its entry's baseline, trained as usual), or
+        None for a run without a finetuning phase."""
+        if run.pretraining or not self.suite.baselines[run.entry].finetune_steps:
+            return None
+        return dataclasses.replace(run, pretraining=True)
+
+    def finetune_train(self, entry: str) -> TrainConfig:
+        """The finetuning phase's training: the suite's settings for ``finetune_steps`` steps,
+        a fresh optimiser and learning-rate schedule, on clean data only."""
+        train = self.entry_suite(entry).train
+        steps = self.suite.baselines[entry].finetune_steps
+        return dataclasses.replace(train, steps=steps, warmup_steps=min(train.warmup_steps, steps))
 
     def sweep_runs(self) -> list[RunSpec]:
         return [RunSpec(e, p, s) for e in self.entries for p in self.grid_points(e)

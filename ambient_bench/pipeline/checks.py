@@ -119,6 +119,10 @@ def check_entry(plan: Plan, entry: str) -> None:
         raise ConfigError(f"{key}: {err}") from None
     for point in plan.grid_points(entry):
         make_baseline(plan.baseline_name(entry), dict(point), key=f"baselines.{entry}")
+    sources = {d.source for d in plan.entry_suite(entry).datasets.values()}
+    if spec.finetune_steps and "clean" not in sources:
+        raise ConfigError(f"baselines.{entry}.finetune_steps: the finetuning phase trains on clean data, and this "
+                          f"entry's datasets have none (sources: {', '.join(sorted(sources))})")
 
 
 def check_generator(suite: SuiteConfig, name: str, prefix: str) -> None:

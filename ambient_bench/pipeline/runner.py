@@ -21,7 +21,7 @@ from ..config.typed import to_dict
 from ..data import load_dataset, remove_temp_files
 from ..jobs.executors import Executor, make_executor
 from ..jobs.functions import EvalJob, ShardJob, TrainJob, finalize, run_eval, run_shard, run_train
-from ..jobs.plan import Plan, RunSpec
+from ..jobs.plan import FINETUNE_BASELINE, Plan, RunSpec
 from ..jobs.provenance import git_state
 from ..report.writer import write_report
 from ..seeds import split_seeds
@@ -78,16 +78,26 @@ class Runner:
         annotate_for_entries(self.plan)
 
     def train_job(self, run: RunSpec) -> TrainJob:
+        """A run's training job; for a finetuned run, its clean phase, which starts from its
+        pretraining's checkpoint."""
         plan = self.plan
         suite = plan.entry_suite(run.entry)
         resolved = {"suite": to_dict(suite), "preset": plan.preset, "entry": run.entry,
                     "baseline": plan.baseline_name(run.entry), "params": run.params_dict, "seed": run.seed}
+        baseline, params, train, init = plan.baseline_name(run.entry), run.params_dict, suite.train, ""
+        pretraining = plan.pretraining(run)
+        if run.pretraining:
+            resolved["pretraining"] = True
+        elif pretraining is not None:
+            baseline, params, train = FINETUNE_BASELINE, {}, plan.finetune_train(run.entry)
+            init = str(plan.run_dir(pretraining) / "checkpoint.pt")
+            resolved["finetune"] = {"baseline": baseline, "train": to_dict(train), "from": init}
         return TrainJob(
             run_dir=plan.run_dir(run),
             datasets={n: str(plan.dataset_dir(suite, n)) for n in suite.datasets},
-            baseline=plan.baseline_name(run.entry), params=run.params_dict,
-            policy=to_dict(suite.policy), train=to_dict(suite.train), seed=run.seed,
+            baseline=baseline, params=params, policy=to_dict(suite.policy), train=to_dict(train), seed=run.seed,
             config=resolved, progress=self.progress, torch_threads=plan.torch_threads, device=plan.device,
+            init_checkpoint=init,
         )
 
     def eval_job(self, run: RunSpec, split: str) -> EvalJob:
@@ -107,18 +117,33 @@ class Runner:
         chosen: dict[str, tuple] = {}
         in_sweep = set(sweep)
         unvalidated = {entry: {run for run in sweep if run.entry == entry} for entry in plan.entries}
+        waiting: dict[Path, list[RunSpec]] = {}  # a training directory in flight -> the runs waiting for it
+        trained: set[Path] = set()
 
-        def train(run: RunSpec) -> tuple:
-            return ("train", run), run_train, self.train_job(run)
+        def train(run: RunSpec) -> list[tuple]:
+            """The next training toward ``run``: its pretraining first where it has one. A
+            directory is trained once; runs that need it while it trains wait for it."""
+            pretraining = plan.pretraining(run)
+            step = pretraining if pretraining is not None and plan.run_dir(pretraining) not in trained else run
+            directory = plan.run_dir(step)
+            if directory in trained:
+                return evaluations(run)
+            if directory in waiting:
+                waiting[directory].append(run)
+                return []
+            waiting[directory] = [run]
+            return [(("train", step), run_train, self.train_job(step))]
 
-        def evaluate(run: RunSpec, split: str) -> tuple:
-            return (split, run), run_eval, self.eval_job(run, split)
+        def evaluations(run: RunSpec) -> list[tuple]:
+            splits = ("validation", "test") if run in in_sweep else ("test",)
+            return [((split, run), run_eval, self.eval_job(run, split)) for split in splits]
 
         def then(key: Hashable, result: Any) -> list[tuple]:
             kind, run = key
             if kind == "train":
-                splits = ("validation", "test") if run in in_sweep else ("test",)
-                return [evaluate(run, split) for split in splits]
+                directory = plan.run_dir(run)
+                trained.add(directory)
+                return [job for waiter in waiting.pop(directory) for job in train(waiter)]
             if kind == "test":
                 test[run] = result
                 return []
@@ -127,14 +152,19 @@ class Runner:
             if unvalidated[run.entry]:
                 return []
             chosen[run.entry] = plan.select_entry(run.entry, validation)
-            return [train(r) for r in plan.final_runs({run.entry: chosen[run.entry]}) if r not in in_sweep]
+            return [job for r in plan.final_runs({run.entry: chosen[run.entry]}) if r not in in_sweep
+                    for job in train(r)]
 
         order = sorted(sweep, key=lambda run: -len(plan.grid_points(run.entry)))
-        # Each sweep run: training, validation, test; each entry's final seeds beyond the
-        # sweep's: training, test. Which grid point is chosen does not change the count.
-        n_final = len(plan.entries) * max(0, plan.suite.final_seeds - plan.suite.sweep_seeds)
-        self.executor.run_graph([train(run) for run in order], then, "training runs and evaluations",
-                                total=3 * len(sweep) + 2 * n_final)
+        # Each sweep run: validation, test and its training directories (a finetuned run's
+        # pretraining may be another run's); each entry's final seeds beyond the sweep's:
+        # training (two phases when finetuned: a count that shared pretrainings can only
+        # lower), test. Which grid point is chosen does not change the count.
+        n_extra = max(0, plan.suite.final_seeds - plan.suite.sweep_seeds)
+        n_final = sum(n_extra * (3 if plan.suite.baselines[e].finetune_steps else 2) for e in plan.entries)
+        n_trainings = len({plan.run_dir(r) for run in sweep for r in (run, plan.pretraining(run)) if r is not None})
+        self.executor.run_graph([job for run in order for job in train(run)], then, "training runs and evaluations",
+                                total=n_trainings + 2 * len(sweep) + n_final)
         return validation, test, {entry: chosen[entry] for entry in plan.entries}
 
     def run(self, stage: str = "all") -> None:
@@ -155,6 +185,8 @@ class Runner:
             return
         sweep = plan.sweep_runs()
         if stage == "train":
+            pretrainings = {plan.run_dir(r): r for r in map(plan.pretraining, sweep) if r is not None}
+            self.executor.map(run_train, [self.train_job(run) for run in pretrainings.values()], "pretraining runs")
             self.executor.map(run_train, [self.train_job(run) for run in sweep], "training runs")
             return
         validation, test, chosen = self.train_select_test(sweep)

@@ -24,7 +24,8 @@ from ..config.typed import to_dict
 from ..data import Dataset, atomic_write_bytes
 from .baseline import Baseline
 from .normalizer import Normalizer
-from .policy import EMA, CheckpointError, DiffusionPolicy, checkpoint_header, load_checkpoint, save_checkpoint
+from .policy import (EMA, CheckpointError, DiffusionPolicy, checkpoint_header, load_checkpoint, policy_from_checkpoint,
+                     save_checkpoint)
 from .sampler import Batch, NoiseBandSampler
 from .schedule import NoiseSchedule
 
@@ -100,9 +101,11 @@ def train(
     extra_state: dict[str, Any] | None = None,
     progress: bool = True,
     device: str = "cpu",
+    init_checkpoint: Path | None = None,
 ) -> Path:
     """Train (or resume) one policy on ``device``; returns the path of its final checkpoint
-    (saved with CPU tensors, so it loads anywhere)."""
+    (saved with CPU tensors, so it loads anywhere). With ``init_checkpoint`` the policy starts
+    from that checkpoint's EMA weights and normaliser (finetuning) instead of fresh ones."""
     run_dir = Path(run_dir)
     final = run_dir / "checkpoint.pt"
     state_path = run_dir / "train_state.pt"
@@ -111,7 +114,12 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(seed)
-    policy = build_policy(datasets, baseline, policy_config).to(device)
+    if init_checkpoint is None:
+        policy = build_policy(datasets, baseline, policy_config).to(device)
+    else:
+        start = load_checkpoint(init_checkpoint)
+        policy = policy_from_checkpoint(start).to(device)
+        extra_state = {**(extra_state or {}), "finetuned_from": {"step": start["step"], **start["baseline"]}}
     sampler = NoiseBandSampler(datasets, baseline, policy.schedule, policy_config.horizon, policy.normalizer,
                                policy_config.window_starts)
     optimizer = torch.optim.AdamW(policy.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

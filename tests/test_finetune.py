@@ -1,0 +1,119 @@
+"""Finetuning as a table entry: the entry's baseline trains as usual (its pretraining, a job of
+its own that a plain row of that baseline and every finetuning of it share), then continues on
+clean data only for ``finetune_steps`` steps."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import ambient_bench.pipeline.runner as runner_module
+import ambient_bench.policy.trainer as trainer_module
+from ambient_bench.config.sections import ConfigError
+from ambient_bench.config.suites import load_suite
+from ambient_bench.jobs.executors import InProcessExecutor
+from ambient_bench.jobs.plan import FINETUNE_BASELINE, Plan, RunSpec
+from ambient_bench.pipeline.checks import validate_run
+from ambient_bench.data import load_dataset
+from ambient_bench.policy.baseline import make_baseline
+from ambient_bench.policy.policy import load_checkpoint, policy_from_checkpoint
+from ambient_bench.policy.sampler import NoiseBandSampler
+
+FINETUNED = [
+    "baselines.ambient={grid: {sigma_min: [0.2]}}",
+    "baselines.ambient_ft={baseline: ambient, grid: {sigma_min: [0.2]}, finetune_steps: 6}",
+    "baselines.ambient_ft_long={baseline: ambient, grid: {sigma_min: [0.2]}, finetune_steps: 12}",
+    "baselines.cotrain_ft={baseline: cotrain, grid: {alpha: [0.1]}, finetune_steps: 6}",
+]
+ENTRIES = ["ambient", "ambient_ft", "ambient_ft_long", "cotrain_ft"]
+
+
+def finetune_plan(tmp_path, extra=()) -> Plan:
+    return Plan(load_suite("maze", "smoke", [*FINETUNED, "final_seeds=1", *extra]), "smoke", tmp_path, ENTRIES)
+
+
+def test_a_finetuned_runs_pretraining_is_the_plain_row_of_its_baseline(tmp_path):
+    plan = finetune_plan(tmp_path)
+    point = (("sigma_min", 0.2),)
+    plain, finetuned, longer = (RunSpec(e, point, 0) for e in ("ambient", "ambient_ft", "ambient_ft_long"))
+    assert plan.pretraining(plain) is None
+    assert plan.run_dir(plan.pretraining(finetuned)) == plan.run_dir(plain)
+    assert plan.run_dir(plan.pretraining(longer)) == plan.run_dir(plain)
+    assert len({plan.run_dir(r) for r in (plain, finetuned, longer)}) == 3
+    assert plan.run_key(finetuned)["finetune"]["baseline"] == FINETUNE_BASELINE
+    assert plan.run_key(finetuned)["finetune"]["train"]["steps"] == 6
+    assert "finetune" not in plan.run_key(plain)
+
+
+def test_the_pretraining_trains_once_for_every_run_that_needs_it_and_the_clean_phase_starts_from_it(
+        tmp_path, monkeypatch):
+    started = []
+
+    class Recording(InProcessExecutor):
+        def submit(self, fn, job):
+            if fn.__name__ == "run_train":
+                started.append(job)
+            return super().submit(fn, job)
+
+    trainings = []
+    real_train = trainer_module.train
+    monkeypatch.setattr(trainer_module, "train", lambda run_dir, *a, **k: trainings.append(run_dir.name)
+                        or real_train(run_dir, *a, **k))
+    plan = finetune_plan(tmp_path)
+    Runner = runner_module.Runner
+    runner = Runner(plan.suite, "smoke", tmp_path, entries=ENTRIES, progress=False, executor=Recording(progress=False))
+    runner.run("eval")
+
+    point = (("sigma_min", 0.2),)
+    shared = plan.run_dir(RunSpec("ambient", point, 0))
+    cotrain_pre = plan.run_dir(plan.pretraining(RunSpec("cotrain_ft", (("alpha", 0.1),), 0)))
+    assert sorted(trainings) == sorted({shared.name, cotrain_pre.name, *(plan.run_dir(r).name for r in
+                                        plan.sweep_runs() if r.entry != "ambient")})
+    assert len(trainings) == 5  # ambient (shared by both finetunings), cotrain, and three clean phases
+    by_dir = {job.run_dir: job for job in started}
+    for entry, steps in (("ambient_ft", 6), ("ambient_ft_long", 12)):
+        job = by_dir[plan.run_dir(RunSpec(entry, point, 0))]
+        assert job.baseline == FINETUNE_BASELINE and job.params == {}
+        assert job.train["steps"] == steps and job.init_checkpoint == str(shared / "checkpoint.pt")
+
+    pretrained = load_checkpoint(shared / "checkpoint.pt")
+    finetuned = load_checkpoint(plan.run_dir(RunSpec("ambient_ft", point, 0)) / "checkpoint.pt")
+    assert finetuned["finetuned_from"] == {"step": pretrained["step"], **pretrained["baseline"]}
+    assert finetuned["baseline"]["name"] == FINETUNE_BASELINE and finetuned["step"] == 6
+    # the normaliser is the pretraining's (fitted on both sources), the weights moved on
+    assert finetuned["normalizer"] == pretrained["normalizer"]
+    assert any(not torch.equal(finetuned["ema"][k], pretrained["ema"][k]) for k in pretrained["ema"])
+    for entry in ENTRIES:
+        assert (plan.run_dir(RunSpec(entry, plan.grid_points(entry)[0], 0)) / "eval-test.json").exists()
+
+    # the clean phase's data rule draws clean samples only
+    datasets = {name: load_dataset(d) for d, (_, name) in plan.datasets().items()}
+    policy = policy_from_checkpoint(pretrained)
+    sampler = NoiseBandSampler(datasets, make_baseline(FINETUNE_BASELINE, {}), policy.schedule,
+                               policy.config.horizon, policy.normalizer, policy.config.window_starts)
+    assert not sampler.sample(512, torch.Generator().manual_seed(0)).is_corrupt.any()
+
+    trainings.clear()
+    Runner(plan.suite, "smoke", tmp_path, entries=ENTRIES, progress=False).run("eval")
+    assert trainings == []  # every phase comes from the cache
+
+
+@pytest.mark.parametrize("override, message", [
+    ("baselines.ambient_ft.finetune_steps=-1", "baselines.ambient_ft.finetune_steps: must be >= 0"),
+])
+def test_a_bad_finetune_setting_is_one_line_and_exit_2(override, message, tmp_path):
+    args = [sys.executable, "-m", "ambient_bench.run", "--suite", "maze", "--preset", "smoke", "--out",
+            str(tmp_path / "out"), "--baselines", "ambient_ft", "--set", FINETUNED[1], "--set", override]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: {message}"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_finetuning_needs_a_clean_dataset(tmp_path):
+    plan = finetune_plan(tmp_path, ["datasets.clean.source=corrupt"])
+    with pytest.raises(ConfigError, match="finetune_steps: the finetuning phase trains on clean data"):
+        validate_run(plan)

@@ -31,7 +31,6 @@ def test_bad_overrides_name_the_key(override, key):
     ("ambient", {"sigma_min": -0.1}, "sigma_min"),
     ("locality", {"sigma_max": 1.5}, "sigma_max"),
     ("cotrain", {"alpha": 1.2}, "alpha"),
-    ("cotrain", {"alpha": None}, "alpha"),  # co-training's alpha is its point: it has no pooled default
     ("ambient", {"alpha": -0.1}, "alpha"),
     ("locality", {"alpha": "half"}, "alpha"),
     ("ambient_soft", {"temperature": 0}, "temperature"),

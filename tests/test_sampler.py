@@ -88,6 +88,15 @@ def test_unset_alpha_pools_as_before(clean_corrupt):
     assert (~weighted.is_corrupt).float().mean() > (~pooled.is_corrupt).float().mean() + 0.1
 
 
+def test_cotrain_with_a_null_alpha_pools_like_every_level_ambient(clean_corrupt):
+    """alpha: null is co-training without reweighting: the draws of a band open at every level, pooled."""
+    pooled, _, _ = draw(clean_corrupt, "cotrain", {"alpha": None})
+    every_level, _, _ = draw(clean_corrupt, "ambient", {"sigma_min": 0.0})
+    assert torch.equal(pooled.window, every_level.window) and torch.equal(pooled.is_corrupt, every_level.is_corrupt)
+    weighted, _, _ = draw(clean_corrupt, "cotrain", {"alpha": 0.9})
+    assert not torch.equal(pooled.is_corrupt, weighted.is_corrupt)
+
+
 def test_soft_ambient_at_zero_temperature_is_the_hard_band(clean_corrupt):
     hard = draw(clean_corrupt, "ambient", {"sigma_min": 0.3}, n=10)[2]
     soft = draw(clean_corrupt, "ambient_soft", {"sigma_min": 0.3, "temperature": 1e-6}, n=10)[2]

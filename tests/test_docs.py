@@ -61,7 +61,8 @@ LONG = {
     "python results/maze/external/prm_minari.py --episodes 5000 --out exports":
         "test_interop.py::test_the_prm_example_script_writes_a_minari_source_the_maze_accepts",
     "python -m ambient_bench.run --suite maze --set datasets.corrupt.generator=external --set "
-    "'datasets.corrupt.params={format: minari, path: exports/ambient_bench/maze/prm-v0}' --out results/maze/external":
+    "'datasets.corrupt.params={format: minari, path: exports/ambient_bench/maze/prm-v0}' --baselines "
+    "corrupt_only,cotrain,ambient --seeds 1 --out results/maze/external":
         "test_docs.py::test_cheap_doc_commands_run_in_smoke_form",  # IMPORT below: the same at smoke
     "python -m ambient_bench.run --suite maze --preset smoke --baselines ambient,ambient_ft,cotrain_ft --set "
     '"baselines.ambient_ft={baseline: ambient, grid: {sigma_min: [0.074, 0.2]}, finetune_steps: 5}" --set '

@@ -13,7 +13,9 @@ benchmark keys it by its checksum).
     python results/maze/external/prm_minari.py --episodes 5000 --out exports
     python -m ambient_bench.run --suite maze --set datasets.corrupt.generator=external \\
         --set 'datasets.corrupt.params={format: minari, path: exports/ambient_bench/maze/prm-v0}' \\
-        --out results/maze/external
+        --baselines corrupt_only,cotrain,ambient --seeds 1 --out results/maze/external
+
+Its result, against the suite's RRT source: results/maze/external/STUDY.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Co-training: p_train = alpha * p_clean + (1 - alpha) * q_corrupt at every noise level.
 
-alpha is the probability that a training sample is clean (the paper's "alpha on clean").
+alpha is the probability that a training sample is clean (the paper's "alpha on clean");
+``alpha: null`` pools the two datasets' samples, which is co-training without reweighting.
 """
 
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from ambient_bench.policy.baseline import Baseline, check_alpha, clean_share_wei
 @register_baseline("cotrain")
 @dataclass
 class CoTrain(Baseline):
-    alpha: float = 0.5
+    alpha: float | None = 0.5
 
     def __post_init__(self):
         self.alpha = check_alpha(self.alpha)

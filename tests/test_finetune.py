@@ -10,13 +10,13 @@ import sys
 import pytest
 import torch
 
-import ambient_bench.pipeline.runner as runner_module
 import ambient_bench.policy.trainer as trainer_module
 from ambient_bench.config.sections import ConfigError
 from ambient_bench.config.suites import load_suite
 from ambient_bench.jobs.executors import InProcessExecutor
 from ambient_bench.jobs.plan import FINETUNE_BASELINE, Plan, RunSpec
 from ambient_bench.pipeline.checks import validate_run
+from ambient_bench.pipeline.runner import Runner
 from ambient_bench.data import load_dataset
 from ambient_bench.policy.baseline import make_baseline
 from ambient_bench.policy.policy import load_checkpoint, policy_from_checkpoint
@@ -60,10 +60,13 @@ def test_the_pretraining_trains_once_for_every_run_that_needs_it_and_the_clean_p
 
     trainings = []
     real_train = trainer_module.train
-    monkeypatch.setattr(trainer_module, "train", lambda run_dir, *a, **k: trainings.append(run_dir.name)
-                        or real_train(run_dir, *a, **k))
+
+    def counted_train(run_dir, *args, **kwargs):
+        trainings.append(run_dir.name)
+        return real_train(run_dir, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "train", counted_train)
     plan = finetune_plan(tmp_path)
-    Runner = runner_module.Runner
     runner = Runner(plan.suite, "smoke", tmp_path, entries=ENTRIES, progress=False, executor=Recording(progress=False))
     runner.run("eval")
 

@@ -44,9 +44,12 @@ def validate_run(plan: Plan) -> None:
                               f"valid: {', '.join(suite.baselines)}")
     read_previous_report(plan.root)  # a damaged report on disk would stop the run at its end
     checked: list[SuiteConfig] = []
+    bf16_entries = []
     for entry in plan.entries:
         check_entry(plan, entry)
         variant = plan.entry_suite(entry)
+        if variant.policy.precision == "bf16":
+            bf16_entries.append(entry)
         if variant in checked:
             continue
         checked.append(variant)
@@ -55,7 +58,7 @@ def validate_run(plan: Plan) -> None:
             check_task(variant, prefix)
         for name in variant.datasets:
             check_generator(variant, name, prefix)
-    warn_emulated_bf16(plan)
+    warn_emulated_bf16(plan.device, bf16_entries)
 
 
 def native_bf16_cpu() -> bool:
@@ -63,13 +66,10 @@ def native_bf16_cpu() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def warn_emulated_bf16(plan: Plan) -> None:
+def warn_emulated_bf16(device: str, entries: list[str]) -> None:
     """bf16 on a CPU without bf16 instructions is emulated and far slower than fp32 (24x per
     maze quick training step on an AVX2 AMD EPYC): legal, but worth one line before hours of it."""
-    if plan.device != "cpu" or native_bf16_cpu():
-        return
-    entries = [e for e in plan.entries if plan.entry_suite(e).policy.precision == "bf16"]
-    if entries:
+    if entries and device == "cpu" and not native_bf16_cpu():
         log.warning("policy.precision=bf16 (%s) on a CPU without bf16 instructions (AVX512-BF16 or AMX): it is "
                     "emulated, about 24x slower per training step than fp32 on an AVX2 CPU; use fp32 here, or a "
                     "GPU", ", ".join(entries))

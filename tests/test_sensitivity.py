@@ -10,7 +10,7 @@ from torch import nn
 from ambient_bench.config.sections import PolicyConfig
 from ambient_bench.policy.normalizer import Normalizer
 from ambient_bench.policy.policy import DiffusionPolicy, checkpoint_header, save_checkpoint
-from ambient_bench.report.sensitivity import dataset_windows, denoiser_sensitivity, main
+from ambient_bench.report.sensitivity import dataset_windows, denoiser_sensitivity, main, sensitivity_reach
 
 HORIZON = 16
 
@@ -55,6 +55,14 @@ def test_an_epsilon_predictor_at_low_noise_is_nearly_the_identity():
     assert np.delete(low, 5).max() < 0.1 * low[5]
 
 
+def test_reach_is_the_weighted_mean_distance_from_the_index():
+    only_index, uniform = np.zeros(9), np.ones(9)
+    only_index[4] = 3.0
+    neighbours = np.array([0, 0, 0, 1, 2, 1, 0, 0, 0], dtype=float)
+    reach = sensitivity_reach(np.stack([only_index, neighbours, uniform]), index=4)
+    assert reach == pytest.approx([0.0, 0.5, 20 / 9])
+
+
 def test_windows_repeat_the_last_action_past_an_episode_end():
     action = np.arange(10, dtype=float)[:, None]
     obs, chunks = dataset_windows(action, action, np.array([0, 4]), np.array([4, 10]), horizon=8, n=50)
@@ -74,6 +82,7 @@ def test_the_command_writes_the_figure_and_its_numbers(tmp_path, clean_corrupt, 
     curve = np.array(numbers["sensitivity"]["run-a"])
     assert out.stat().st_size > 0 and numbers["index"] == HORIZON // 2
     assert curve.shape == (2, HORIZON) and np.isfinite(curve).all() and (curve >= 0).all()
+    assert numbers["reach"]["run-a"] == pytest.approx(sensitivity_reach(curve, HORIZON // 2).tolist())
 
 
 @pytest.mark.parametrize("args, message", [

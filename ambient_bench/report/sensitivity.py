@@ -8,7 +8,8 @@ it: that is why corrupt data is safe at or below sigma_max. At high noise the es
 draws on the whole chunk.
 
 ``python -m ambient_bench.sensitivity CHECKPOINT ... --dataset DATASET_DIR --out sensitivity.png``
-draws it for trained policies (each run's ``checkpoint.pt``) on windows of a dataset.
+draws it for trained policies (each run's ``checkpoint.pt``) on windows of a dataset, and
+writes beside it the curves and each one's reach: the mean distance it looks, in action steps.
 """
 
 from __future__ import annotations
@@ -62,10 +63,18 @@ def denoiser_sensitivity(policy: DiffusionPolicy, obs: np.ndarray, chunks: np.nd
     return np.stack(rows)
 
 
+def sensitivity_reach(sensitivity: np.ndarray, index: int) -> np.ndarray:
+    """Per noise level, the sensitivity-weighted mean distance ``sum_j s_j |j - index| / sum_j s_j``
+    in action steps: one number for how far the denoiser looks (0 when it sees only ``index``)."""
+    distance = np.abs(np.arange(sensitivity.shape[-1]) - index)
+    return (sensitivity * distance).sum(-1) / np.maximum(sensitivity.sum(-1), 1e-12)
+
+
 def plot_sensitivity(curves: dict[str, np.ndarray], sigmas: Sequence[float], index: int, title: str,
                      path: str | Path) -> Path:
     """One panel per policy: sensitivity against the input index for each noise level, each
-    curve scaled to its maximum so that its width, not its height, reads. Written atomically."""
+    curve scaled to its maximum so that its width, not its height, reads, and labelled with its
+    reach (``sensitivity_reach``). Written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,13 +85,14 @@ def plot_sensitivity(curves: dict[str, np.ndarray], sigmas: Sequence[float], ind
     fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False, sharey=True)
     colours = plt.cm.viridis(np.linspace(0, 0.9, len(sigmas)))
     for ax, (name, matrix) in zip(axes[0], curves.items()):
-        for sigma, row, colour in zip(sigmas, matrix, colours):
-            ax.plot(np.arange(len(row)), row / max(row.max(), 1e-12), "o-", ms=2.5, color=colour, label=f"sigma {sigma:g}")
+        for sigma, row, reach, colour in zip(sigmas, matrix, sensitivity_reach(matrix, index), colours):
+            ax.plot(np.arange(len(row)), row / max(row.max(), 1e-12), "o-", ms=2.5, color=colour,
+                    label=f"sigma {sigma:g}: reach {reach:.1f}")
+        ax.legend(fontsize=7)
         ax.axvline(index, color="k", lw=0.6, ls=":")
         ax.set_title(name, fontsize=8)
         ax.set_xlabel("noisy input index j")
     axes[0][0].set_ylabel(f"||d x0_hat[{index}] / d x_sigma[j]|| (scaled to max)")
-    axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{title}: how far the denoiser looks at each noise level", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)
@@ -129,4 +139,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     plot_sensitivity(curves, args.sigmas, index, args.title, args.out)
     atomic_write_json(args.out.with_suffix(".json"), {"sigmas": args.sigmas, "index": index, "windows": args.windows,
                                                       "dataset": str(args.dataset),
-                                                      "sensitivity": {k: v.tolist() for k, v in curves.items()}})
+                                                      "sensitivity": {k: v.tolist() for k, v in curves.items()},
+                                                      "reach": {k: sensitivity_reach(v, index).tolist()
+                                                                for k, v in curves.items()}})

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import shutil
 import signal
 import subprocess
 import sys
@@ -265,6 +266,21 @@ def test_subset_run_merges_into_the_report(smoke_run):
     assert metrics == sorted(metrics)
     assert (root / "table.md").read_text() == table_before
     assert set(json.loads((root / "selection.json").read_text())) == set(smoke_run.plan.suite.baselines)
+
+
+def test_the_reports_provenance_names_only_the_datasets_its_rows_use(smoke_run):
+    """A dataset directory under the root that no reported entry reads (another variant's, or
+    one copied in) is not listed as the report's data."""
+    root = smoke_run.root
+    used = {p.name for p in smoke_run.plan.datasets()}
+    stray = root / "data" / "corrupt-0123456789abcdef"
+    shutil.copytree(root / "data" / sorted(used)[0], stray)
+    try:
+        Runner(smoke_run.plan.suite, "smoke", root.parent.parent, entries=["clean_only"], progress=False).run()
+        listed = json.loads((root / "provenance.json").read_text())["datasets_sha256"]
+    finally:
+        shutil.rmtree(stray)
+    assert set(listed) == used and len(used) == 2
 
 
 def test_damaged_shard_is_found_before_the_report_is_rewritten(smoke_run, capsys):

@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -116,10 +116,11 @@ class Plan:
             key["input_sha256"] = generator.input_sha256(**spec.params)
         return self.root / "data" / f"{name}-{config_hash(key)}"
 
-    def datasets(self) -> dict[Path, tuple[SuiteConfig, str]]:
-        """Every dataset the entries use, once: its directory -> (the suite variant, its name)."""
+    def datasets(self, entries: Iterable[str] | None = None) -> dict[Path, tuple[SuiteConfig, str]]:
+        """Every dataset the entries (default: this run's) use, once: its directory -> (the suite
+        variant, its name)."""
         wanted: dict[Path, tuple[SuiteConfig, str]] = {}
-        for entry in self.entries:
+        for entry in self.entries if entries is None else entries:
             suite = self.entry_suite(entry)
             for name in suite.datasets:
                 wanted.setdefault(self.dataset_dir(suite, name), (suite, name))

@@ -48,6 +48,18 @@ def test_a_finetuned_runs_pretraining_is_the_plain_row_of_its_baseline(tmp_path)
     assert "finetune" not in plan.run_key(plain)
 
 
+def test_a_finetune_learning_rate_keys_only_the_clean_phase(tmp_path):
+    plan = finetune_plan(tmp_path, ["baselines.ambient_ft.finetune_lr=3.0e-5"])
+    default = finetune_plan(tmp_path)
+    point = (("sigma_min", 0.2),)
+    slow, fast = RunSpec("ambient_ft", point, 0), RunSpec("ambient_ft_long", point, 0)
+    assert plan.finetune_train("ambient_ft").lr == 3.0e-5
+    assert plan.finetune_train("ambient_ft_long").lr == plan.suite.train.lr
+    assert plan.run_dir(plan.pretraining(slow)) == plan.run_dir(plan.pretraining(fast))
+    assert plan.run_dir(slow) != default.run_dir(slow)
+    assert plan.run_dir(fast) == default.run_dir(fast)
+
+
 def test_the_pretraining_trains_once_for_every_run_that_needs_it_and_the_clean_phase_starts_from_it(
         tmp_path, monkeypatch):
     started = []
@@ -106,6 +118,7 @@ def test_the_pretraining_trains_once_for_every_run_that_needs_it_and_the_clean_p
 
 @pytest.mark.parametrize("override, message", [
     ("baselines.ambient_ft.finetune_steps=-1", "baselines.ambient_ft.finetune_steps: must be >= 0"),
+    ("baselines.ambient_ft.finetune_lr=0", "baselines.ambient_ft.finetune_lr: must be > 0"),
 ])
 def test_a_bad_finetune_setting_is_one_line_and_exit_2(override, message, tmp_path):
     args = [sys.executable, "-m", "ambient_bench.run", "--suite", "maze", "--preset", "smoke", "--out",

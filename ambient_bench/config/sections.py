@@ -155,13 +155,14 @@ class BaselineSpec:
     """An entry of a suite's table: a registered baseline (default: the entry's name),
     fixed parameters, a grid to sweep, suite overrides (e.g. task conditioning) and, with
     ``finetune_steps`` > 0, a second phase: the baseline's run continued on clean data only
-    for that many steps (the talk's finetuning)."""
+    for that many steps (the talk's finetuning), at ``finetune_lr`` (default: the suite's lr)."""
 
     baseline: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
     suite_overrides: dict[str, Any] = field(default_factory=dict)
     finetune_steps: int = 0
+    finetune_lr: float | None = None
 
 
 @dataclass
@@ -230,6 +231,7 @@ class SuiteConfig:
                "must be 'higher' or 'lower'")
         for name, entry in self.baselines.items():
             _check(entry.finetune_steps >= 0, f"baselines.{name}.finetune_steps", "must be >= 0")
+            _check(entry.finetune_lr is None or entry.finetune_lr > 0, f"baselines.{name}.finetune_lr", "must be > 0")
             for param, values in entry.grid.items():
                 _check(isinstance(values, list) and len(values) >= 1, f"baselines.{name}.grid.{param}",
                        "must be a non-empty list")

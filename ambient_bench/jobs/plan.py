@@ -172,11 +172,12 @@ class Plan:
         return dataclasses.replace(run, pretraining=True)
 
     def finetune_train(self, entry: str) -> TrainConfig:
-        """The finetuning phase's training: the suite's settings for ``finetune_steps`` steps,
-        a fresh optimiser and learning-rate schedule, on clean data only."""
+        """The finetuning phase's training: the suite's settings for ``finetune_steps`` steps
+        (at ``finetune_lr`` if set), a fresh optimiser and learning-rate schedule, on clean data only."""
         train = self.entry_suite(entry).train
-        steps = self.suite.baselines[entry].finetune_steps
-        return dataclasses.replace(train, steps=steps, warmup_steps=min(train.warmup_steps, steps))
+        spec = self.suite.baselines[entry]
+        return dataclasses.replace(train, steps=spec.finetune_steps, warmup_steps=min(train.warmup_steps, spec.finetune_steps),
+                                   lr=train.lr if spec.finetune_lr is None else spec.finetune_lr)
 
     def sweep_runs(self) -> list[RunSpec]:
         return [RunSpec(e, p, s) for e in self.entries for p in self.grid_points(e)

@@ -268,6 +268,20 @@ def test_subset_run_merges_into_the_report(smoke_run):
     assert set(json.loads((root / "selection.json").read_text())) == set(smoke_run.plan.suite.baselines)
 
 
+def test_a_report_made_before_an_option_was_added_still_merges(smoke_run):
+    """An option added since the report was written, at its default, is not another config:
+    a subset run keeps the other entries' rows."""
+    root = smoke_run.root
+    before = pd.read_csv(root / "summary.csv")
+    config = json.loads((root / "config.json").read_text())
+    for entry in config["baselines"].values():
+        del entry["finetune_lr"]
+    (root / "config.json").write_text(json.dumps(config))
+    Runner(smoke_run.plan.suite, "smoke", root.parent.parent, entries=["clean_only"], progress=False).run()
+    pd.testing.assert_frame_equal(pd.read_csv(root / "summary.csv"), before)
+    assert "finetune_lr" in json.loads((root / "config.json").read_text())["baselines"]["clean_only"]
+
+
 def test_the_reports_provenance_names_only_the_datasets_its_rows_use(smoke_run):
     """A dataset directory under the root that no reported entry reads (another variant's, or
     one copied in) is not listed as the report's data."""

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..config.sections import ConfigError
-from ..config.typed import to_dict
+from ..config.sections import ConfigError, SuiteConfig
+from ..config.typed import from_dict, to_dict
 from ..jobs.plan import Plan, RunSpec
 from ..registry import BASELINES
 
@@ -100,6 +100,15 @@ def without_entries(config: dict[str, Any], entries: list[str]) -> dict[str, Any
     return {**config, "baselines": {k: v for k, v in config.get("baselines", {}).items() if k not in entries}}
 
 
+def in_current_schema(config: dict[str, Any]) -> dict[str, Any]:
+    """A report's config read through today's schema, so that an option added since, at the
+    default that keeps the old behaviour, is not a difference; unreadable, it stays as written."""
+    try:
+        return json.loads(json.dumps(to_dict(from_dict(SuiteConfig, config)), default=str))
+    except (ConfigError, TypeError, ValueError):
+        return config
+
+
 def merge_previous(plan: Plan, summary: pd.DataFrame, selection: dict[str, dict[str, Any]]):
     """Keep the other entries' rows and selections from the report on disk, if it was made
     with the same config (apart from the entries re-run now); otherwise replace it."""
@@ -107,7 +116,7 @@ def merge_previous(plan: Plan, summary: pd.DataFrame, selection: dict[str, dict[
     if previous is None:
         return summary, selection
     current = json.loads(json.dumps(to_dict(plan.suite), default=str))
-    if without_entries(previous.config, plan.entries) != without_entries(current, plan.entries):
+    if without_entries(in_current_schema(previous.config), plan.entries) != without_entries(current, plan.entries):
         log.warning("%s was made with another config; rewriting it with this run's entries only",
                     plan.root / "summary.csv")
         return summary, selection

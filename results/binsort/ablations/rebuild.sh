@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The bin-sorting ablations' entries, defined once: `bash results/binsort/ablations/rebuild.sh [OUT] [ENTRIES]`
+# runs ENTRIES (default: every measured row; trained runs come from OUT's cache) into OUT
+# (default runs/, as the main command; results/ rewrites the committed report). The report
+# merges rows only between runs made with these same definitions, so add a new row here.
+set -euo pipefail
+out=${1:-runs}
+entries=${2:-clean_only,locality,locality_ft}
+python -m ambient_bench.run --suite binsort --preset quick --out "$out" --seeds 1 --baselines "$entries" \
+  --set 'baselines.locality={grid: {sigma_max: [0.462]}}' \
+  --set 'baselines.locality_ft={baseline: locality, params: {sigma_max: 0.462}, finetune_steps: 3000}' \
+  --set 'baselines.cotrain_ft={baseline: cotrain, params: {alpha: 0.9}, finetune_steps: 3000}' \
+  "${@:3}"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The maze ablations' entries, defined once: `bash results/maze/ablations/rebuild.sh [OUT] [ENTRIES]`
+# runs ENTRIES (default: every measured row; trained runs come from OUT's cache) into OUT
+# (default runs/, as the main command; results/ rewrites the committed report). The report
+# merges rows only between runs made with these same definitions, so add a new row here.
+set -euo pipefail
+out=${1:-runs}
+entries=${2:-cotrain_pooled,ambient_alpha,ambient,cotrain,ambient_ft,cotrain_ft,ambient_ft500,cotrain_ft500,ambient_ft_lr,cotrain_ft_lr}
+python -m ambient_bench.run --suite maze --preset quick --out "$out" --seeds 1 --baselines "$entries" \
+  --set 'baselines.cotrain_pooled={baseline: cotrain, params: {alpha: null}}' \
+  --set 'baselines.ambient_alpha={baseline: ambient, params: {sigma_min: 0.074, alpha: 0.1}}' \
+  --set 'baselines.ambient={grid: {sigma_min: [0.074]}}' \
+  --set 'baselines.cotrain={grid: {alpha: [0.019]}}' \
+  --set 'baselines.ambient_ft={baseline: ambient, params: {sigma_min: 0.074}, finetune_steps: 3000}' \
+  --set 'baselines.cotrain_ft={baseline: cotrain, params: {alpha: 0.019}, finetune_steps: 3000}' \
+  --set 'baselines.ambient_ft500={baseline: ambient, params: {sigma_min: 0.074}, finetune_steps: 500}' \
+  --set 'baselines.cotrain_ft500={baseline: cotrain, params: {alpha: 0.019}, finetune_steps: 500}' \
+  --set 'baselines.ambient_ft_lr={baseline: ambient, params: {sigma_min: 0.074}, finetune_steps: 3000, finetune_lr: 3.0e-5}' \
+  --set 'baselines.cotrain_ft_lr={baseline: cotrain, params: {alpha: 0.019}, finetune_steps: 3000, finetune_lr: 3.0e-5}' \
+  --set 'baselines.ambient_soft_t025={baseline: ambient_soft, params: {sigma_min: 0.074, temperature: 0.25}}' \
+  --set 'baselines.ambient_soft_t1={baseline: ambient_soft, params: {sigma_min: 0.074, temperature: 1.0}}' \
+  --set 'baselines.cotrain_flow={baseline: cotrain, params: {alpha: 0.019}, suite_overrides: {policy: {generative: flow}}}' \
+  --set 'baselines.ambient_flow={baseline: ambient, params: {sigma_min: 0.074}, suite_overrides: {policy: {generative: flow}}}' \
+  "${@:3}"

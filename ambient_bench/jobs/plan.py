@@ -176,7 +176,8 @@ class Plan:
         (at ``finetune_lr`` if set), a fresh optimiser and learning-rate schedule, on clean data only."""
         train = self.entry_suite(entry).train
         spec = self.suite.baselines[entry]
-        return dataclasses.replace(train, steps=spec.finetune_steps, warmup_steps=min(train.warmup_steps, spec.finetune_steps),
+        steps = spec.finetune_steps
+        return dataclasses.replace(train, steps=steps, warmup_steps=min(train.warmup_steps, steps),
                                    lr=train.lr if spec.finetune_lr is None else spec.finetune_lr)
 
     def sweep_runs(self) -> list[RunSpec]:

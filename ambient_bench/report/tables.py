@@ -100,11 +100,16 @@ def without_entries(config: dict[str, Any], entries: list[str]) -> dict[str, Any
     return {**config, "baselines": {k: v for k, v in config.get("baselines", {}).items() if k not in entries}}
 
 
+def as_json(suite: SuiteConfig) -> dict[str, Any]:
+    """A suite config as its report's config.json holds it."""
+    return json.loads(json.dumps(to_dict(suite), default=str))
+
+
 def in_current_schema(config: dict[str, Any]) -> dict[str, Any]:
     """A report's config read through today's schema, so that an option added since, at the
     default that keeps the old behaviour, is not a difference; unreadable, it stays as written."""
     try:
-        return json.loads(json.dumps(to_dict(from_dict(SuiteConfig, config)), default=str))
+        return as_json(from_dict(SuiteConfig, config))
     except (ConfigError, TypeError, ValueError):
         return config
 
@@ -115,8 +120,8 @@ def merge_previous(plan: Plan, summary: pd.DataFrame, selection: dict[str, dict[
     previous = read_previous_report(plan.root)
     if previous is None:
         return summary, selection
-    current = json.loads(json.dumps(to_dict(plan.suite), default=str))
-    if without_entries(in_current_schema(previous.config), plan.entries) != without_entries(current, plan.entries):
+    previous_config = without_entries(in_current_schema(previous.config), plan.entries)
+    if previous_config != without_entries(as_json(plan.suite), plan.entries):
         log.warning("%s was made with another config; rewriting it with this run's entries only",
                     plan.root / "summary.csv")
         return summary, selection

@@ -19,7 +19,7 @@ from .figures import (
     plot_spectrum,
     render_scene,
 )
-from .tables import merge_previous, summary_frame, table_markdown
+from .tables import merge_previous, report_entries, summary_frame, table_markdown
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,7 @@ def write_report(plan: Plan, validation, test, chosen) -> None:
     render_scene(plan, root / "scene.png")
     atomic_write_json(root / "selection.json", selection)
     atomic_write_json(root / "config.json", to_dict(plan.suite))
-    reported = [e for e in plan.suite.baselines if e in set(summary.baseline)]
     datasets = {p.name: dataset_sha256(json.loads((p / "meta.json").read_text()))
-                for p in sorted(plan.datasets(reported)) if (p / "meta.json").exists()}
+                for p in sorted(plan.datasets(report_entries(plan, summary))) if (p / "meta.json").exists()}
     atomic_write_json(root / "provenance.json", provenance(datasets))
     log.info("report written to %s", root)

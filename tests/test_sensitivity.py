@@ -83,6 +83,8 @@ def test_the_command_writes_the_figure_and_its_numbers(tmp_path, clean_corrupt, 
     assert out.stat().st_size > 0 and numbers["index"] == HORIZON // 2
     assert curve.shape == (2, HORIZON) and np.isfinite(curve).all() and (curve >= 0).all()
     assert numbers["reach"]["run-a"] == pytest.approx(sensitivity_reach(curve, HORIZON // 2).tolist())
+    assert numbers["checkpoints"] == [str(checkpoint)]
+    assert set(numbers["provenance"]["datasets_sha256"]) == {"clean"} and "git_sha" in numbers["provenance"]
 
 
 @pytest.mark.parametrize("args, message", [

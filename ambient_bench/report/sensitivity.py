@@ -102,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """``python -m ambient_bench.sensitivity CHECKPOINT ... --dataset DATASET_DIR --out sensitivity.png``:
     the locality figure (and its numbers as JSON beside it) for trained policies."""
     from ..data import atomic_write_json, load_dataset
+    from ..jobs.provenance import provenance
     from ..policy.policy import CheckpointError, load_checkpoint, policy_from_checkpoint
 
     p = argparse.ArgumentParser(description=main.__doc__)
@@ -139,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     plot_sensitivity(curves, args.sigmas, index, args.title, args.out)
     atomic_write_json(args.out.with_suffix(".json"), {"sigmas": args.sigmas, "index": index, "windows": args.windows,
                                                       "dataset": str(args.dataset),
+                                                      "checkpoints": [str(path) for path in args.checkpoints],
+                                                      "provenance": provenance({args.dataset.name: ds.sha256}),
                                                       "sensitivity": {k: v.tolist() for k, v in curves.items()},
                                                       "reach": {k: sensitivity_reach(v, index).tolist()
                                                                 for k, v in curves.items()}})

@@ -1,11 +1,15 @@
 """Worker deaths for the executors' tests, as an out-of-memory kill would cause them (SIGKILL):
-a shard job whose worker dies mid-write once, and a job whose worker dies every time. They
+a shard job whose worker dies mid-write once, and a job whose worker dies every time; and a
+job that stops its run with SIGTERM while its progress bar is drawn. They
 live in a module of their own so that pool workers can import them (Ray's get them by value)."""
 
 import functools
 import os
 import signal
+import threading
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from ambient_bench.jobs.functions import ShardJob, run_shard
 
@@ -50,3 +54,12 @@ def die_every_time(job: ShardJob):
     with open(Path(job.path).with_suffix(".runs"), "a") as fh:
         fh.write(f"{os.getpid()}\n")
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def stop_the_run_mid_progress_bar(run_pid: int):
+    """Draw a progress bar, SIGTERM the run's process (``run_pid``) and wait for the run to end
+    this worker: a run stopped while its jobs' bars are on screen."""
+    with tqdm(total=2, desc="busy") as bar:
+        bar.update(1)
+        os.kill(run_pid, signal.SIGTERM)
+        threading.Event().wait()

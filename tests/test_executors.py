@@ -137,3 +137,28 @@ def test_a_job_whose_worker_always_dies_ends_in_one_error_after_three_retries(tm
     assert 1 <= len(Path(named).with_suffix(".runs").read_text().splitlines()) <= 4
     assert workers == "workers left: 0"
     assert "Traceback" not in proc.stderr and "leaked" not in proc.stderr, proc.stderr
+
+
+STOPPED_SCRIPT = """
+import os, signal
+from faults import stop_the_run_mid_progress_bar
+from ambient_bench.jobs.executors import Interrupted, ProcessPoolJobExecutor
+def on_sigterm(signum, frame):  # the run command's handler
+    raise KeyboardInterrupt
+signal.signal(signal.SIGTERM, on_sigterm)
+try:
+    ProcessPoolJobExecutor(2, progress=False).map(stop_the_run_mid_progress_bar, [os.getpid()] * 2, "busy jobs")
+except Interrupted as err:
+    print(err)
+"""
+
+
+def test_a_run_stopped_by_sigterm_while_workers_draw_bars_leaks_nothing_at_exit(tmp_path):
+    """Workers die on SIGTERM without clean-up: nothing of theirs may outlive them (tqdm's
+    default lock, a named semaphore, did: the exit warned of one per worker)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", STOPPED_SCRIPT], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "busy jobs: 0 of 2 jobs finished"
+    assert "busy:   0%" in proc.stderr  # the bar was drawn
+    assert "leaked" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
+import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -158,12 +159,16 @@ class InProcessExecutor(JobExecutor):
 
 def _init_worker(drake_log_level: int, package_log_level: int) -> None:
     """Workers leave Ctrl-C to the parent, which stops them all, and die at once on SIGTERM.
+    Their progress bars lock with a thread lock, not tqdm's default multiprocessing one: that
+    is a named semaphore which a worker dying on SIGTERM never releases, so the parent's exit
+    warned of one "leaked semaphore" per worker. (Each worker's lock was its own anyway.)
     A fork-server worker does not inherit the parent's logging: it logs in the command
     line's format at the parent's level, and filters Drake's records at the parent's level.
     A filter, not a level: importing pydrake (later, in a job) resets the level to INFO but
     keeps the logger's filters, and the worker need not import it now."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    tqdm.set_lock(threading.RLock())
     logs.configure(package_log_level)
     logging.getLogger("drake").addFilter(lambda record: record.levelno >= drake_log_level)
 

@@ -69,6 +69,9 @@ LONG = {
     '"baselines.cotrain_ft={baseline: cotrain, grid: {alpha: [0.1]}, finetune_steps: 5}"':
         "test_finetune.py::test_the_pretraining_trains_once_for_every_run_that_needs_it_and_the_clean_phase_starts_"
         "from_it",
+    "python -m ambient_bench.run --suite maze --preset smoke --baselines ambient_sel --set "
+    '"baselines.ambient_sel={baseline: ambient, grid: {sigma_min: [0.2], finetune_steps: [0, 6]}}"':
+        "test_finetune.py::test_validation_chooses_among_finetune_steps_and_the_zero_point_trains_no_second_time",
     "ray start --head --port=6379 --num-cpus=32": RAY_CLUSTER,
     "ray start --address=HEAD_IP:6379 --num-cpus=32 --num-gpus=8": RAY_CLUSTER,
 }

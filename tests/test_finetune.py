@@ -53,8 +53,8 @@ def test_a_finetune_learning_rate_keys_only_the_clean_phase(tmp_path):
     default = finetune_plan(tmp_path)
     point = (("sigma_min", 0.2),)
     slow, fast = RunSpec("ambient_ft", point, 0), RunSpec("ambient_ft_long", point, 0)
-    assert plan.finetune_train("ambient_ft").lr == 3.0e-5
-    assert plan.finetune_train("ambient_ft_long").lr == plan.suite.train.lr
+    assert plan.finetune_train(slow).lr == 3.0e-5
+    assert plan.finetune_train(fast).lr == plan.suite.train.lr
     assert plan.run_dir(plan.pretraining(slow)) == plan.run_dir(plan.pretraining(fast))
     assert plan.run_dir(slow) != default.run_dir(slow)
     assert plan.run_dir(fast) == default.run_dir(fast)
@@ -119,6 +119,10 @@ def test_the_pretraining_trains_once_for_every_run_that_needs_it_and_the_clean_p
 @pytest.mark.parametrize("override, message", [
     ("baselines.ambient_ft.finetune_steps=-1", "baselines.ambient_ft.finetune_steps: must be >= 0"),
     ("baselines.ambient_ft.finetune_lr=0", "baselines.ambient_ft.finetune_lr: must be > 0"),
+    ("baselines.ambient_ft.grid.finetune_steps=[6, -1]",
+     "baselines.ambient_ft.grid.finetune_steps: -1 must be an integer >= 0"),
+    ("baselines.ambient_ft.grid.finetune_lr=[0.0]", "baselines.ambient_ft.grid.finetune_lr: 0.0 must be > 0 "
+                                                    "(or null: the suite's lr)"),
 ])
 def test_a_bad_finetune_setting_is_one_line_and_exit_2(override, message, tmp_path):
     args = [sys.executable, "-m", "ambient_bench.run", "--suite", "maze", "--preset", "smoke", "--out",
@@ -133,3 +137,49 @@ def test_finetuning_needs_a_clean_dataset(tmp_path):
     plan = finetune_plan(tmp_path, ["datasets.clean.source=corrupt"])
     with pytest.raises(ConfigError, match="finetune_steps: the finetuning phase trains on clean data"):
         validate_run(plan)
+
+
+SELECTED = "baselines.ambient_sel={baseline: ambient, grid: {sigma_min: [0.2], finetune_steps: [0, 6]}}"
+
+
+def test_a_grid_over_finetune_steps_shares_one_pretraining_and_keys_each_phase_as_an_entry_would(tmp_path):
+    """Sweeping ``finetune_steps`` lets validation choose it: its 0 point is the plain row of
+    the baseline (the same directory), its other points finetune that run, keyed exactly as
+    an entry with the same ``finetune_steps`` is. The baseline never sees the setting."""
+    plan = Plan(load_suite("maze", "smoke", [*FINETUNED, SELECTED, "baselines.ambient_sel.grid.finetune_lr=[null, "
+                                             "3.0e-5]"]), "smoke", tmp_path, [*ENTRIES, "ambient_sel"])
+    runs = {(dict(p)["finetune_steps"], dict(p)["finetune_lr"]): RunSpec("ambient_sel", p, 0)
+            for p in plan.grid_points("ambient_sel")}
+    assert len(runs) == 4
+    plain = plan.run_dir(RunSpec("ambient", (("sigma_min", 0.2),), 0))
+    assert plan.run_dir(runs[0, None]) == plan.run_dir(runs[0, 3.0e-5]) == plain
+    assert plan.pretraining(runs[0, None]) is None
+    assert plan.run_dir(plan.pretraining(runs[6, None])) == plan.run_dir(plan.pretraining(runs[6, 3.0e-5])) == plain
+    assert plan.run_key(runs[6, None]) == plan.run_key(RunSpec("ambient_ft", (("sigma_min", 0.2),), 0))
+    assert plan.finetune_train(runs[6, 3.0e-5]).lr == 3.0e-5 and plan.finetune_train(runs[6, None]).steps == 6
+    assert all(r.baseline_params == {"sigma_min": 0.2} for r in runs.values())
+    assert plan.run_dir(runs[6, None]).name.startswith("ambient_sel-finetune_lr=None,finetune_steps=6,sigma_min=0.2-")
+
+
+def test_validation_chooses_among_finetune_steps_and_the_zero_point_trains_no_second_time(tmp_path, monkeypatch):
+    trainings = []
+    real_train = trainer_module.train
+
+    def counted_train(run_dir, *args, **kwargs):
+        trainings.append(run_dir.name)
+        return real_train(run_dir, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "train", counted_train)
+    suite = load_suite("maze", "smoke", [SELECTED, "final_seeds=1"])
+    Runner(suite, "smoke", tmp_path, entries=["ambient_sel"], progress=False).run("all")
+    plan = Plan(suite, "smoke", tmp_path, ["ambient_sel"])
+    zero, six = (RunSpec("ambient_sel", p, 0) for p in plan.grid_points("ambient_sel"))
+    assert sorted(trainings) == sorted([plan.run_dir(zero).name, plan.run_dir(six).name])
+    baseline = load_checkpoint(plan.run_dir(zero) / "checkpoint.pt")["baseline"]
+    assert baseline["name"] == "ambient" and baseline["params"]["sigma_min"] == 0.2
+    assert "finetune_steps" not in baseline["params"]
+    for run in (zero, six):
+        assert (plan.run_dir(run) / "eval-validation.json").exists()
+    table = (plan.root / "table.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| ambient_sel |"))
+    assert row.split(" | ")[1] in ("finetune_steps=0,sigma_min=0.2", "finetune_steps=6,sigma_min=0.2")

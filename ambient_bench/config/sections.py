@@ -155,7 +155,9 @@ class BaselineSpec:
     """An entry of a suite's table: a registered baseline (default: the entry's name),
     fixed parameters, a grid to sweep, suite overrides (e.g. task conditioning) and, with
     ``finetune_steps`` > 0, a second phase: the baseline's run continued on clean data only
-    for that many steps (the talk's finetuning), at ``finetune_lr`` (default: the suite's lr)."""
+    for that many steps (the talk's finetuning), at ``finetune_lr`` (default: the suite's lr).
+    The grid may sweep ``finetune_steps`` and ``finetune_lr`` too (a point's value wins), so
+    that validation selects them; 0 steps is the baseline alone."""
 
     baseline: str = ""
     params: dict[str, Any] = field(default_factory=dict)
@@ -235,6 +237,12 @@ class SuiteConfig:
             for param, values in entry.grid.items():
                 _check(isinstance(values, list) and len(values) >= 1, f"baselines.{name}.grid.{param}",
                        "must be a non-empty list")
+            for steps in entry.grid.get("finetune_steps", []):
+                _check(isinstance(steps, int) and steps >= 0, f"baselines.{name}.grid.finetune_steps",
+                       f"{steps!r} must be an integer >= 0")
+            for lr in entry.grid.get("finetune_lr", []):
+                _check(lr is None or (isinstance(lr, (int, float)) and lr > 0), f"baselines.{name}.grid.finetune_lr",
+                       f"{lr!r} must be > 0 (or null: the suite's lr)")
 
 
 def _check(ok: bool, key: str, message: str) -> None:

@@ -26,6 +26,9 @@ from .provenance import suite_code_version
 
 SPLITS = ("validation", "test")
 FINETUNE_BASELINE = "clean_only"  # the finetuning phase's data rule
+# An entry's finetuning settings, which its grid may sweep too (selected on validation like
+# any parameter); they are the run's, not its baseline's.
+FINETUNE_PARAMS = ("finetune_steps", "finetune_lr")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,16 @@ class RunSpec:
     def params_label(self) -> str:
         return ",".join(f"{k}={v}" for k, v in self.params) or "-"
 
+    @property
+    def baseline_params(self) -> dict[str, Any]:
+        """The parameters its baseline is built with (its finetuning settings left out)."""
+        return dict(self.first_phase.params)
 
+    @property
+    def first_phase(self) -> RunSpec:
+        """Its baseline's run alone, with the same baseline parameters: a finetuned run's pretraining."""
+        return RunSpec(self.entry, tuple((k, v) for k, v in self.params if k not in FINETUNE_PARAMS), self.seed,
+                       pretraining=True)
 
 
 def device_key(device: str) -> dict[str, str]:
@@ -138,8 +150,13 @@ class Plan:
     # ------------------------------------------------------------------------- runs
     def run_dir(self, run: RunSpec) -> Path:
         """A pretraining run is named after its baseline, not its entry, so it is the very
-        directory of a plain row of that baseline with the same key: one job serves both."""
-        name = self.baseline_name(run.entry) if run.pretraining else run.entry
+        directory of a plain row of that baseline with the same key: one job serves both. So
+        is a grid point that sweeps ``finetune_steps`` to 0: it is the other points' pretraining."""
+        if run.pretraining or self.unfinetuned_point(run):
+            run = run.first_phase
+            name = self.baseline_name(run.entry)
+        else:
+            name = run.entry
         label = f"{name}-{run.params_label}" if run.params else name
         return self.root / "runs" / f"{label}-s{run.seed}-{config_hash(self.run_key(run))[:8]}"
 
@@ -151,7 +168,7 @@ class Plan:
         key = {
             "datasets": {n: self.dataset_dir(suite, n).name for n in suite.datasets},
             "baseline": self.baseline_name(run.entry),
-            "params": run.params_dict,
+            "params": run.baseline_params,
             "policy": policy,
             "train": to_dict(suite.train),
             "seed": run.seed,
@@ -161,24 +178,37 @@ class Plan:
         if self.needs_classifier(run.entry):
             key["annotation"] = self.classifier_key()
         if self.pretraining(run) is not None:
-            key["finetune"] = {"baseline": FINETUNE_BASELINE, "train": to_dict(self.finetune_train(run.entry))}
+            key["finetune"] = {"baseline": FINETUNE_BASELINE, "train": to_dict(self.finetune_train(run))}
         return key
 
-    def pretraining(self, run: RunSpec) -> RunSpec | None:
-        """The run a finetuned run continues from (its entry's baseline, trained as usual), or
-        None for a run without a finetuning phase."""
-        if run.pretraining or not self.suite.baselines[run.entry].finetune_steps:
-            return None
-        return dataclasses.replace(run, pretraining=True)
+    def finetuning(self, run: RunSpec) -> dict[str, Any]:
+        """The run's ``finetune_steps`` and ``finetune_lr``: its grid point's, else its entry's."""
+        spec = self.suite.baselines[run.entry]
+        return {name: run.params_dict.get(name, getattr(spec, name)) for name in FINETUNE_PARAMS}
 
-    def finetune_train(self, entry: str) -> TrainConfig:
+    def unfinetuned_point(self, run: RunSpec) -> bool:
+        """A grid point that sweeps ``finetune_steps`` to 0: the entry's baseline alone."""
+        return "finetune_steps" in run.params_dict and not run.params_dict["finetune_steps"]
+
+    def pretraining(self, run: RunSpec) -> RunSpec | None:
+        """The run a finetuned run continues from (its entry's baseline with the same
+        parameters, trained as usual), or None for a run without a finetuning phase."""
+        if run.pretraining or not self.finetuning(run)["finetune_steps"]:
+            return None
+        return run.first_phase
+
+    def finetunes(self, entry: str) -> bool:
+        """Whether any of the entry's grid points has a finetuning phase."""
+        return any(self.pretraining(RunSpec(entry, point, 0)) for point in self.grid_points(entry))
+
+    def finetune_train(self, run: RunSpec) -> TrainConfig:
         """The finetuning phase's training: the suite's settings for ``finetune_steps`` steps
         (at ``finetune_lr`` if set), a fresh optimiser and learning-rate schedule, on clean data only."""
-        train = self.entry_suite(entry).train
-        spec = self.suite.baselines[entry]
-        steps = spec.finetune_steps
+        train = self.entry_suite(run.entry).train
+        finetuning = self.finetuning(run)
+        steps, lr = finetuning["finetune_steps"], finetuning["finetune_lr"]
         return dataclasses.replace(train, steps=steps, warmup_steps=min(train.warmup_steps, steps),
-                                   lr=train.lr if spec.finetune_lr is None else spec.finetune_lr)
+                                   lr=train.lr if lr is None else lr)
 
     def sweep_runs(self) -> list[RunSpec]:
         return [RunSpec(e, p, s) for e in self.entries for p in self.grid_points(e)

@@ -19,7 +19,7 @@ from ..classifier.annotation import CHUNK_FEATURES
 from ..classifier.model import ClassifierConfig
 from ..config.sections import ConfigError, SuiteConfig
 from ..config.typed import check_call_params, from_dict
-from ..jobs.plan import Plan
+from ..jobs.plan import Plan, RunSpec
 from ..policy.baseline import make_baseline
 from ..registry import BASELINES, GENERATORS, TASKS, UnknownNameError
 from ..report.tables import read_previous_report
@@ -118,9 +118,9 @@ def check_entry(plan: Plan, entry: str) -> None:
     except UnknownNameError as err:
         raise ConfigError(f"{key}: {err}") from None
     for point in plan.grid_points(entry):
-        make_baseline(plan.baseline_name(entry), dict(point), key=f"baselines.{entry}")
+        make_baseline(plan.baseline_name(entry), RunSpec(entry, point, 0).baseline_params, key=f"baselines.{entry}")
     sources = {d.source for d in plan.entry_suite(entry).datasets.values()}
-    if spec.finetune_steps and "clean" not in sources:
+    if plan.finetunes(entry) and "clean" not in sources:
         raise ConfigError(f"baselines.{entry}.finetune_steps: the finetuning phase trains on clean data, and this "
                           f"entry's datasets have none (sources: {', '.join(sorted(sources))})")
 

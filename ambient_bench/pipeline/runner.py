@@ -79,17 +79,20 @@ class Runner:
 
     def train_job(self, run: RunSpec) -> TrainJob:
         """A run's training job; for a finetuned run, its clean phase, which starts from its
-        pretraining's checkpoint."""
+        pretraining's checkpoint. A grid point that sweeps finetuning to 0 steps is trained as
+        the other points' pretraining (the same directory, whichever asks first)."""
         plan = self.plan
+        if plan.unfinetuned_point(run):
+            run = run.first_phase
         suite = plan.entry_suite(run.entry)
         resolved = {"suite": to_dict(suite), "preset": plan.preset, "entry": run.entry,
                     "baseline": plan.baseline_name(run.entry), "params": run.params_dict, "seed": run.seed}
-        baseline, params, train, init = plan.baseline_name(run.entry), run.params_dict, suite.train, ""
+        baseline, params, train, init = plan.baseline_name(run.entry), run.baseline_params, suite.train, ""
         pretraining = plan.pretraining(run)
         if run.pretraining:
             resolved["pretraining"] = True
         elif pretraining is not None:
-            baseline, params, train = FINETUNE_BASELINE, {}, plan.finetune_train(run.entry)
+            baseline, params, train = FINETUNE_BASELINE, {}, plan.finetune_train(run)
             init = str(plan.run_dir(pretraining) / "checkpoint.pt")
             resolved["finetune"] = {"baseline": baseline, "train": to_dict(train), "from": init}
         return TrainJob(
@@ -161,7 +164,7 @@ class Runner:
         # training (two phases when finetuned: a count that shared pretrainings can only
         # lower), test. Which grid point is chosen does not change the count.
         n_extra = max(0, plan.suite.final_seeds - plan.suite.sweep_seeds)
-        n_final = sum(n_extra * (3 if plan.suite.baselines[e].finetune_steps else 2) for e in plan.entries)
+        n_final = sum(n_extra * (3 if plan.finetunes(e) else 2) for e in plan.entries)
         n_trainings = len({plan.run_dir(r) for run in sweep for r in (run, plan.pretraining(run)) if r is not None})
         self.executor.run_graph([job for run in order for job in train(run)], then, "training runs and evaluations",
                                 total=n_trainings + 2 * len(sweep) + n_final)

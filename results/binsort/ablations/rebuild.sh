@@ -5,7 +5,7 @@
 # merges rows only between runs made with these same definitions, so add a new row here.
 set -euo pipefail
 out=${1:-runs}
-entries=${2:-clean_only,locality,locality_ft,locality_ft_lr}
+entries=${2:-clean_only,locality,locality_ft,locality_ft_lr,cotrain_ft}
 python -m ambient_bench.run --suite binsort --preset quick --out "$out" --seeds 1 --baselines "$entries" \
   --set 'baselines.locality={grid: {sigma_max: [0.462]}}' \
   --set 'baselines.locality_ft={baseline: locality, params: {sigma_max: 0.462}, finetune_steps: 3000}' \

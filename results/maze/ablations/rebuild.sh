@@ -5,7 +5,7 @@
 # merges rows only between runs made with these same definitions, so add a new row here.
 set -euo pipefail
 out=${1:-runs}
-entries=${2:-cotrain_pooled,ambient_alpha,ambient,cotrain,ambient_ft,cotrain_ft,ambient_ft500,cotrain_ft500,ambient_ft_lr,cotrain_ft_lr}
+entries=${2:-cotrain_pooled,ambient_alpha,ambient,cotrain,ambient_ft,cotrain_ft,ambient_ft500,cotrain_ft500,ambient_ft_lr,cotrain_ft_lr,ambient_soft_t025,ambient_soft_t1,cotrain_flow,ambient_flow}
 python -m ambient_bench.run --suite maze --preset quick --out "$out" --seeds 1 --baselines "$entries" \
   --set 'baselines.cotrain_pooled={baseline: cotrain, params: {alpha: null}}' \
   --set 'baselines.ambient_alpha={baseline: ambient, params: {sigma_min: 0.074, alpha: 0.1}}' \

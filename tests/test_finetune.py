@@ -60,8 +60,22 @@ def test_a_finetune_learning_rate_keys_only_the_clean_phase(tmp_path):
     assert plan.run_dir(fast) == default.run_dir(fast)
 
 
+@pytest.fixture
+def trainings(monkeypatch) -> list[str]:
+    """The directory name of every training run in this process, in order."""
+    names = []
+    real_train = trainer_module.train
+
+    def counted_train(run_dir, *args, **kwargs):
+        names.append(run_dir.name)
+        return real_train(run_dir, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "train", counted_train)
+    return names
+
+
 def test_the_pretraining_trains_once_for_every_run_that_needs_it_and_the_clean_phase_starts_from_it(
-        tmp_path, monkeypatch):
+        tmp_path, trainings):
     started = []
 
     class Recording(InProcessExecutor):
@@ -70,14 +84,6 @@ def test_the_pretraining_trains_once_for_every_run_that_needs_it_and_the_clean_p
                 started.append(job)
             return super().submit(fn, job)
 
-    trainings = []
-    real_train = trainer_module.train
-
-    def counted_train(run_dir, *args, **kwargs):
-        trainings.append(run_dir.name)
-        return real_train(run_dir, *args, **kwargs)
-
-    monkeypatch.setattr(trainer_module, "train", counted_train)
     plan = finetune_plan(tmp_path)
     runner = Runner(plan.suite, "smoke", tmp_path, entries=ENTRIES, progress=False, executor=Recording(progress=False))
     runner.run("eval")
@@ -161,15 +167,7 @@ def test_a_grid_over_finetune_steps_shares_one_pretraining_and_keys_each_phase_a
     assert plan.run_dir(runs[6, None]).name.startswith("ambient_sel-finetune_lr=None,finetune_steps=6,sigma_min=0.2-")
 
 
-def test_validation_chooses_among_finetune_steps_and_the_zero_point_trains_no_second_time(tmp_path, monkeypatch):
-    trainings = []
-    real_train = trainer_module.train
-
-    def counted_train(run_dir, *args, **kwargs):
-        trainings.append(run_dir.name)
-        return real_train(run_dir, *args, **kwargs)
-
-    monkeypatch.setattr(trainer_module, "train", counted_train)
+def test_validation_chooses_among_finetune_steps_and_the_zero_point_trains_no_second_time(tmp_path, trainings):
     suite = load_suite("maze", "smoke", [SELECTED, "final_seeds=1"])
     Runner(suite, "smoke", tmp_path, entries=["ambient_sel"], progress=False).run("all")
     plan = Plan(suite, "smoke", tmp_path, ["ambient_sel"])

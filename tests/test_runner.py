@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import shutil
 import signal
 import subprocess
@@ -218,6 +219,8 @@ def test_resume_after_kill_between_jobs_and_inside_writes(smoke_run):
     (["--suite", "maze", "--baselines", "clean_only,ambiant"], "valid: clean_only"),
     (["--suite", "maze", "--set", "train.stepz=3"], "train.stepz"),
     (["--suite", "maze", "--set", "classifier.features=relative"], "not one of absolute, centred"),
+    (["--suite", "maze", "--set", "baselines.ambient.seeds=0"],
+     "baselines.ambient.seeds: 0 must be >= 1 (or null: final_seeds)"),
 ])
 def test_cli_bad_input_exits_2_with_valid_names(args, message, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ambient_bench.run", *args, "--out", str(tmp_path)],
@@ -280,6 +283,44 @@ def test_a_report_made_before_an_option_was_added_still_merges(smoke_run):
     Runner(smoke_run.plan.suite, "smoke", root.parent.parent, entries=["clean_only"], progress=False).run()
     pd.testing.assert_frame_equal(pd.read_csv(root / "summary.csv"), before)
     assert "finetune_lr" in json.loads((root / "config.json").read_text())["baselines"]["clean_only"]
+
+
+def copy_of_report(smoke_run, tmp_path: Path) -> Path:
+    """The smoke run's whole root (report, data, runs) under ``tmp_path``, to change freely."""
+    root = tmp_path / "maze" / "smoke"
+    shutil.copytree(smoke_run.root, root)
+    return root
+
+
+def test_an_entrys_own_seeds_add_seeds_to_its_row_and_a_definition_added_keeps_the_other_rows(smoke_run, tmp_path):
+    """``seeds`` on one entry trains that many seeds of its selected point (seed 0 from the
+    cache: its key does not change); defining another entry, not run, drops no row."""
+    root = copy_of_report(smoke_run, tmp_path)
+    before = pd.read_csv(root / "summary.csv")
+    runs_before = {p.name for p in (root / "runs").iterdir()}
+    suite = load_suite("maze", "smoke", ["baselines.clean_only.seeds=2", "baselines.unrun={baseline: ambient}"])
+    Runner(suite, "smoke", tmp_path, entries=["clean_only"], progress=False).run()
+    after = pd.read_csv(root / "summary.csv")
+    new_runs = {p.name for p in (root / "runs").iterdir()} - runs_before
+    assert len(new_runs) == 1 and next(iter(new_runs)).startswith("clean_only-s1-")
+    test = after[(after.baseline == "clean_only") & (after.split == "test")]
+    assert sorted(test.seed) == [0, 1]
+    seed0 = before[(before.baseline == "clean_only") & (before.split == "test")]
+    pd.testing.assert_frame_equal(test[test.seed == 0].reset_index(drop=True), seed0.reset_index(drop=True))
+    others = [frame[frame.baseline != "clean_only"].reset_index(drop=True) for frame in (after, before)]
+    pd.testing.assert_frame_equal(*others)
+    table = (root / "table.md").read_text()
+    assert "(or the entry's own `seeds`: the seeds column)" in table
+    assert re.search(r"^\| clean_only \| [^|]* \| 2 \|", table, re.M)
+
+
+def test_a_changed_definition_of_another_entry_rewrites_the_report_with_this_runs_rows(smoke_run, tmp_path, caplog):
+    root = copy_of_report(smoke_run, tmp_path)
+    suite = load_suite("maze", "smoke", ["baselines.ambient.grid.sigma_min=[0.3]"])
+    with caplog.at_level(logging.WARNING):
+        Runner(suite, "smoke", tmp_path, entries=["clean_only"], progress=False).run()
+    assert set(pd.read_csv(root / "summary.csv").baseline) == {"clean_only"}
+    assert "was made with another config" in caplog.text
 
 
 def test_the_reports_provenance_names_only_the_datasets_its_rows_use(smoke_run):

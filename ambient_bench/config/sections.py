@@ -157,7 +157,9 @@ class BaselineSpec:
     ``finetune_steps`` > 0, a second phase: the baseline's run continued on clean data only
     for that many steps (the talk's finetuning), at ``finetune_lr`` (default: the suite's lr).
     The grid may sweep ``finetune_steps`` and ``finetune_lr`` too (a point's value wins), so
-    that validation selects them; 0 steps is the baseline alone."""
+    that validation selects them; 0 steps is the baseline alone. ``seeds``: training seeds of
+    the selected point (default: the suite's ``final_seeds``), so that a row a conclusion rests
+    on can have more seeds than its neighbours; it is not part of any run's key."""
 
     baseline: str = ""
     params: dict[str, Any] = field(default_factory=dict)
@@ -165,6 +167,7 @@ class BaselineSpec:
     suite_overrides: dict[str, Any] = field(default_factory=dict)
     finetune_steps: int = 0
     finetune_lr: float | None = None
+    seeds: int | None = None
 
 
 @dataclass
@@ -234,6 +237,8 @@ class SuiteConfig:
         for name, entry in self.baselines.items():
             _check(entry.finetune_steps >= 0, f"baselines.{name}.finetune_steps", "must be >= 0")
             _check(entry.finetune_lr is None or entry.finetune_lr > 0, f"baselines.{name}.finetune_lr", "must be > 0")
+            _check(entry.seeds is None or entry.seeds >= 1, f"baselines.{name}.seeds",
+                   f"{entry.seeds} must be >= 1 (or null: final_seeds)")
             for param, values in entry.grid.items():
                 _check(isinstance(values, list) and len(values) >= 1, f"baselines.{name}.grid.{param}",
                        "must be a non-empty list")

@@ -229,8 +229,12 @@ class Plan:
             scores.append((-main, tie, point))
         return min(scores, key=lambda s: (s[0], s[1]))[2]
 
+    def final_seeds(self, entry: str) -> int:
+        """Training seeds of the entry's selected point: its own ``seeds``, else the suite's."""
+        return self.suite.baselines[entry].seeds or self.suite.final_seeds
+
     def final_runs(self, chosen: dict[str, tuple]) -> list[RunSpec]:
-        return [RunSpec(e, p, s) for e, p in chosen.items() for s in range(self.suite.final_seeds)]
+        return [RunSpec(e, p, s) for e, p in chosen.items() for s in range(self.final_seeds(e))]
 
     # ------------------------------------------------------------------ evaluations
     def eval_seeds(self, split: str) -> list[int]:

@@ -163,8 +163,8 @@ class Runner:
         # pretraining may be another run's); each entry's final seeds beyond the sweep's:
         # training (two phases when finetuned: a count that shared pretrainings can only
         # lower), test. Which grid point is chosen does not change the count.
-        n_extra = max(0, plan.suite.final_seeds - plan.suite.sweep_seeds)
-        n_final = sum(n_extra * (3 if plan.finetunes(e) else 2) for e in plan.entries)
+        n_final = sum(max(0, plan.final_seeds(e) - plan.suite.sweep_seeds) * (3 if plan.finetunes(e) else 2)
+                      for e in plan.entries)
         n_trainings = len({plan.run_dir(r) for run in sweep for r in (run, plan.pretraining(run)) if r is not None})
         self.executor.run_graph([job for run in order for job in train(run)], then, "training runs and evaluations",
                                 total=n_trainings + 2 * len(sweep) + n_final)

@@ -96,8 +96,11 @@ def read_previous_report(root: Path) -> PreviousReport | None:
     return PreviousReport(summary, *documents)
 
 
-def without_entries(config: dict[str, Any], entries: list[str]) -> dict[str, Any]:
-    return {**config, "baselines": {k: v for k, v in config.get("baselines", {}).items() if k not in entries}}
+def with_entries_only(config: dict[str, Any], entries: set[str]) -> dict[str, Any]:
+    """A report's config as merging compares it: all of it but the table's entries, of which
+    only ``entries`` (a definition added or changed elsewhere is no difference)."""
+    baselines = config.get("baselines", {})
+    return {**config, "baselines": {k: baselines.get(k) for k in sorted(entries)}}
 
 
 def as_json(suite: SuiteConfig) -> dict[str, Any]:
@@ -116,12 +119,13 @@ def in_current_schema(config: dict[str, Any]) -> dict[str, Any]:
 
 def merge_previous(plan: Plan, summary: pd.DataFrame, selection: dict[str, dict[str, Any]]):
     """Keep the other entries' rows and selections from the report on disk, if it was made
-    with the same config (apart from the entries re-run now); otherwise replace it."""
+    with the same config and the same definitions of those entries; otherwise replace it."""
     previous = read_previous_report(plan.root)
     if previous is None:
         return summary, selection
-    previous_config = without_entries(in_current_schema(previous.config), plan.entries)
-    if previous_config != without_entries(as_json(plan.suite), plan.entries):
+    kept_entries = set(previous.summary.baseline) - set(plan.entries)
+    previous_config = with_entries_only(in_current_schema(previous.config), kept_entries)
+    if previous_config != with_entries_only(as_json(plan.suite), kept_entries):
         log.warning("%s was made with another config; rewriting it with this run's entries only",
                     plan.root / "summary.csv")
         return summary, selection
@@ -156,7 +160,10 @@ def table_markdown(plan: Plan, summary: pd.DataFrame) -> str:
         f"Selection rule: per baseline, the grid point with the highest mean `{suite.selection_metric}` on "
         f"{suite.eval.n_validation} validation trials over {suite.sweep_seeds} seed(s)"
         + (f", ties broken by the lower `{suite.tiebreak_metric}`" if suite.tiebreak_metric else "")
-        + f"; then {suite.final_seeds} training seeds of it, each evaluated on {suite.eval.n_test} test trials "
+        + f"; then {suite.final_seeds} training seeds of it"
+        + (" (or the entry's own `seeds`: the seeds column)" if any(
+            suite.baselines[e].seeds for e in report_entries(plan, summary) if e in suite.baselines) else "")
+        + f", each evaluated on {suite.eval.n_test} test trials "
         "(disjoint seeds). Values are mean ± std over training seeds; rates in %.",
         "",
         "| " + " | ".join(header) + " |",

@@ -231,3 +231,27 @@ def test_cheap_doc_commands_run_in_smoke_form(tmp_path, monkeypatch, capsys):
     assert namespace["env"].spec.id == "ambient_bench/Maze2D-v0"
     assert bench_cli.main([*shlex.split(BENCH)[3:], "--areas", "train", "--repeats", "1"]) == 0
     assert "train.steps_per_s" in (tmp_path / "bench.json").read_text()
+
+
+ABLATION_SCRIPTS = sorted((ROOT / "results").glob("*/ablations/rebuild.sh"))
+
+
+def rebuild_command(script: Path, out: Path) -> str:
+    """The script's run command with its defaults filled in: OUT and every measured entry."""
+    text = script.read_text().replace("\\\n", " ")
+    entries = re.search(r"^entries=\$\{2:-([^}]*)\}$", text, re.M).group(1)
+    command = next(line for line in text.splitlines() if line.startswith("python -m ambient_bench.run"))
+    return command.replace('"$out"', str(out)).replace('"$entries"', entries).replace('"${@:3}"', "")
+
+
+@pytest.mark.parametrize("script", ABLATION_SCRIPTS, ids=lambda p: p.parent.parent.name)
+def test_the_ablation_scripts_parse_validate_and_are_documented_with_their_own_folder(script, tmp_path):
+    """Every entry the script defines validates; its README's commands write to the script's
+    folder (`--out results` would overwrite the suite's main report)."""
+    args = run_cli.parser().parse_args(shlex.split(rebuild_command(script, tmp_path))[3:])
+    suite = load_suite(args.suite, args.preset, args.overrides + [f"final_seeds={args.seeds}"])
+    defined = [o.partition("=")[0].removeprefix("baselines.") for o in args.overrides if o.startswith("baselines.")]
+    validate_run(Plan(suite, args.preset, tmp_path, list(dict.fromkeys(args.baselines.split(",") + defined))))
+    folder = script.parent.relative_to(ROOT).as_posix()
+    documented = re.findall(r"rebuild\.sh (\S+)", (script.parent / "README.md").read_text())
+    assert documented and set(documented) == {folder}

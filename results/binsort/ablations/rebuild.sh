@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The bin-sorting ablations' entries, defined once: `bash results/binsort/ablations/rebuild.sh [OUT] [ENTRIES]`
 # runs ENTRIES (default: every measured row; trained runs come from OUT's cache) into OUT
-# (default runs/, as the main command; results/ rewrites the committed report). The report
-# merges rows only between runs made with these same definitions, so add a new row here.
+# (default runs/, as the main command; OUT is --out, so results/binsort/ablations rewrites the
+# committed report, and results/ alone would overwrite results/binsort/quick). The report keeps
+# another entry's rows only while its definition is unchanged, so define every row here.
 set -euo pipefail
 out=${1:-runs}
 entries=${2:-clean_only,locality,locality_ft,locality_ft_lr,cotrain_ft}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The maze ablations' entries, defined once: `bash results/maze/ablations/rebuild.sh [OUT] [ENTRIES]`
 # runs ENTRIES (default: every measured row; trained runs come from OUT's cache) into OUT
-# (default runs/, as the main command; results/ rewrites the committed report). The report
-# merges rows only between runs made with these same definitions, so add a new row here.
+# (default runs/, as the main command; OUT is --out, so results/maze/ablations rewrites the
+# committed report, and results/ alone would overwrite results/maze/quick). The report keeps
+# another entry's rows only while its definition is unchanged, so define every row here.
 set -euo pipefail
 out=${1:-runs}
 entries=${2:-cotrain_pooled,ambient_alpha,ambient,cotrain,ambient_ft,cotrain_ft,ambient_ft500,cotrain_ft500,ambient_ft_lr,cotrain_ft_lr,ambient_soft_t025,ambient_soft_t1,cotrain_flow,ambient_flow}

@@ -6,10 +6,10 @@
 # another entry's rows only while its definition is unchanged, so define every row here.
 set -euo pipefail
 out=${1:-runs}
-entries=${2:-cotrain_pooled,ambient_alpha,ambient,cotrain,ambient_ft,cotrain_ft,ambient_ft500,cotrain_ft500,ambient_ft_lr,cotrain_ft_lr,ambient_soft_t025,ambient_soft_t1,cotrain_flow,ambient_flow}
+entries=${2:-cotrain_pooled,ambient_alpha,ambient,cotrain,ambient_ft,cotrain_ft,ambient_ft500,cotrain_ft500,ambient_ft_lr,cotrain_ft_lr,ambient_soft_t025,ambient_soft_t1,clean_flow,corrupt_flow,cotrain_flow,ambient_flow}
 python -m ambient_bench.run --suite maze --preset quick --out "$out" --seeds 1 --baselines "$entries" \
   --set 'baselines.cotrain_pooled={baseline: cotrain, params: {alpha: null}}' \
-  --set 'baselines.ambient_alpha={baseline: ambient, params: {sigma_min: 0.074, alpha: 0.1}}' \
+  --set 'baselines.ambient_alpha={baseline: ambient, params: {sigma_min: 0.074, alpha: 0.1}, seeds: 3}' \
   --set 'baselines.ambient={grid: {sigma_min: [0.074]}}' \
   --set 'baselines.cotrain={grid: {alpha: [0.019]}}' \
   --set 'baselines.ambient_ft={baseline: ambient, params: {sigma_min: 0.074}, finetune_steps: 3000}' \

@@ -192,7 +192,7 @@ def test_ambient_bench_commands_parse_and_their_config_validates(command, middle
         args = run_cli.parser().parse_args(argv)
         if args.list:
             return
-        overrides = args.overrides + ([f"final_seeds={args.seeds}"] if args.seeds else [])
+        overrides = run_cli.config_overrides(args)
     if "exports/" in command:  # its file is an export, made by the smoke test below
         return
     suite = load_suite(args.suite, args.preset, overrides)
@@ -249,7 +249,7 @@ def test_the_ablation_scripts_parse_validate_and_are_documented_with_their_own_f
     """Every entry the script defines validates; its README's commands write to the script's
     folder (`--out results` would overwrite the suite's main report)."""
     args = run_cli.parser().parse_args(shlex.split(rebuild_command(script, tmp_path))[3:])
-    suite = load_suite(args.suite, args.preset, args.overrides + [f"final_seeds={args.seeds}"])
+    suite = load_suite(args.suite, args.preset, run_cli.config_overrides(args))
     defined = [o.partition("=")[0].removeprefix("baselines.") for o in args.overrides if o.startswith("baselines.")]
     validate_run(Plan(suite, args.preset, tmp_path, list(dict.fromkeys(args.baselines.split(",") + defined))))
     folder = script.parent.relative_to(ROOT).as_posix()

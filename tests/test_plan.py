@@ -104,7 +104,8 @@ def test_selection_picks_the_best_validation_mean_then_the_lower_tiebreak(plan):
     assert plan.final_runs(chosen) == [RunSpec("ambient", b, s) for s in range(plan.suite.final_seeds)] + [
         RunSpec("cotrain", chosen["cotrain"], s) for s in range(plan.suite.final_seeds)]
     plan.suite.baselines["cotrain"].seeds = plan.suite.final_seeds + 2  # an entry's own seeds
-    assert [run.seed for run in plan.final_runs(chosen) if run.entry == "cotrain"] == list(range(plan.suite.final_seeds + 2))
+    cotrain_seeds = [run.seed for run in plan.final_runs(chosen) if run.entry == "cotrain"]
+    assert cotrain_seeds == list(range(plan.suite.final_seeds + 2))
     assert len(plan.final_runs(chosen)) == 2 * plan.suite.final_seeds + 2
 
 

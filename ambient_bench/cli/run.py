@@ -186,6 +186,11 @@ def fail(message: str, verbose: bool) -> int:
     return EXIT_BAD_INPUT
 
 
+def config_overrides(args: argparse.Namespace) -> list[str]:
+    """The suite overrides the flags give: every --set, then --seeds as ``final_seeds``."""
+    return list(args.overrides) + ([f"final_seeds={args.seeds}"] if args.seeds else [])
+
+
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.list:
         list_names()
@@ -196,9 +201,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if flag_error:
         return fail(flag_error, args.verbose)
     torch.set_num_threads(args.threads)
-    overrides = list(args.overrides) + ([f"final_seeds={args.seeds}"] if args.seeds else [])
     try:
-        suite = load_suite(args.suite, args.preset, overrides)
+        suite = load_suite(args.suite, args.preset, config_overrides(args))
         entries = args.baselines.split(",") if args.baselines else None
         runner = Runner(suite, args.preset, args.out.resolve(), args.workers, entries,
                         progress=not args.no_progress, torch_threads=args.threads, device=args.device)

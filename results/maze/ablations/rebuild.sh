@@ -22,6 +22,6 @@ python -m ambient_bench.run --suite maze --preset quick --out "$out" --seeds 1 -
   --set 'baselines.ambient_soft_t1={baseline: ambient_soft, params: {sigma_min: 0.074, temperature: 1.0}}' \
   --set 'baselines.clean_flow={baseline: clean_only, suite_overrides: {policy: {generative: flow}}}' \
   --set 'baselines.corrupt_flow={baseline: corrupt_only, suite_overrides: {policy: {generative: flow}}}' \
-  --set 'baselines.cotrain_flow={baseline: cotrain, params: {alpha: 0.019}, suite_overrides: {policy: {generative: flow}}, seeds: 2}' \
-  --set 'baselines.ambient_flow={baseline: ambient, params: {sigma_min: 0.074}, suite_overrides: {policy: {generative: flow}}, seeds: 2}' \
+  --set 'baselines.cotrain_flow={baseline: cotrain, params: {alpha: 0.019}, suite_overrides: {policy: {generative: flow}}, seeds: 3}' \
+  --set 'baselines.ambient_flow={baseline: ambient, params: {sigma_min: 0.074}, suite_overrides: {policy: {generative: flow}}, seeds: 3}' \
   "${@:3}"

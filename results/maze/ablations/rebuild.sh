@@ -18,8 +18,8 @@ python -m ambient_bench.run --suite maze --preset quick --out "$out" --seeds 1 -
   --set 'baselines.cotrain_ft500={baseline: cotrain, params: {alpha: 0.019}, finetune_steps: 500}' \
   --set 'baselines.ambient_ft_lr={baseline: ambient, params: {sigma_min: 0.074}, finetune_steps: 3000, finetune_lr: 3.0e-5}' \
   --set 'baselines.cotrain_ft_lr={baseline: cotrain, params: {alpha: 0.019}, finetune_steps: 3000, finetune_lr: 3.0e-5}' \
-  --set 'baselines.ambient_soft_t025={baseline: ambient_soft, params: {sigma_min: 0.074, temperature: 0.25}}' \
-  --set 'baselines.ambient_soft_t1={baseline: ambient_soft, params: {sigma_min: 0.074, temperature: 1.0}}' \
+  --set 'baselines.ambient_soft_t025={baseline: ambient_soft, params: {sigma_min: 0.074, temperature: 0.25}, seeds: 3}' \
+  --set 'baselines.ambient_soft_t1={baseline: ambient_soft, params: {sigma_min: 0.074, temperature: 1.0}, seeds: 3}' \
   --set 'baselines.clean_flow={baseline: clean_only, suite_overrides: {policy: {generative: flow}}}' \
   --set 'baselines.corrupt_flow={baseline: corrupt_only, suite_overrides: {policy: {generative: flow}}}' \
   --set 'baselines.cotrain_flow={baseline: cotrain, params: {alpha: 0.019}, suite_overrides: {policy: {generative: flow}}, seeds: 3}' \

@@ -31,8 +31,11 @@ def pool_smoke(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local_ray():
+    """A local 2-CPU Ray instance, started as the executor starts one."""
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")
-    ray.init(num_cpus=2)
+    from ambient_bench.jobs.ray_executor import RayExecutor
+
+    RayExecutor(num_cpus=2, progress=False)
     yield ray
     ray.shutdown()
 
@@ -87,6 +90,14 @@ def test_a_worker_that_keeps_dying_fails_the_stage_once_retries_run_out(local_ra
     executor = KillOneShardWorker(RayExecutor(max_retries=0, progress=False), tmp_path / "killed-worker-pid")
     with pytest.raises(JobLostError, match=r"datagen shards: .*shard-\d+\.npz did not finish after 0 retries"):
         ray_runner(tmp_path / "out", "datagen", executor)
+
+
+def test_a_local_instance_runs_its_workers_at_the_drivers_niceness(local_ray):
+    """Ray's default runs workers 15 nicer than the driver: on a busy machine they starve."""
+    def niceness():
+        return os.nice(0)
+
+    assert local_ray.get(local_ray.remote(niceness).remote()) == os.nice(0)
 
 
 def test_job_error_surfaces_as_itself_not_as_a_ray_error(local_ray, tmp_path):

@@ -94,7 +94,8 @@ class RayExecutor(JobExecutor):
 
     ``address`` None starts a local Ray instance (``num_cpus`` of it, default all cores)
     unless this process is already connected; ``"auto"`` or ``HOST:PORT`` joins a running
-    cluster.
+    cluster. A local instance runs its workers at this process's niceness, as the pool's
+    workers do: Ray's default adds 15, which starves them on a busy machine.
     """
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None,
@@ -106,7 +107,8 @@ class RayExecutor(JobExecutor):
         if not ray.is_initialized():
             if address and address != "auto":
                 check_reachable(address)
-            context = ray.init(address=address, num_cpus=num_cpus)
+            local = {} if address else {"_system_config": {"worker_niceness": 0}}
+            context = ray.init(address=address, num_cpus=num_cpus, **local)
             if context.dashboard_url:
                 log.info("Ray dashboard: http://%s", context.dashboard_url)
         cluster = ray.cluster_resources()

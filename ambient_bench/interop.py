@@ -300,14 +300,13 @@ def write_minari(ds: Dataset, root: Path, dataset_id: str, env_spec, metadata: d
     from minari.data_collector import EpisodeBuffer
 
     env = gymnasium.make(env_spec)
-    obs_space, action_space = env.observation_space, env.action_space
+    env_spaces = env.observation_space, env.action_space
     env.close()
-    if obs_space.shape != ds.obs.shape[1:] or action_space.shape != ds.action.shape[1:]:
-        log.info("%s: the env's spaces %s / %s differ from the episodes' steps (%d, %d): stored with "
-                 "unbounded spaces of the episodes' shapes", dataset_id, obs_space.shape, action_space.shape,
-                 ds.obs.shape[1], ds.action.shape[1])
-        obs_space = gymnasium.spaces.Box(-np.inf, np.inf, ds.obs.shape[1:], np.float32)
-        action_space = gymnasium.spaces.Box(-np.inf, np.inf, ds.action.shape[1:], np.float32)
+    obs_space, action_space = (step_space(space, steps.shape[1:])
+                               for space, steps in zip(env_spaces, (ds.obs, ds.action)))
+    if (obs_space, action_space) != env_spaces:
+        log.info("%s: the env's spaces (shapes %s / %s) differ from the episodes' steps (%s / %s): stored as "
+                 "one step's spaces", dataset_id, *(space.shape for space in (*env_spaces, obs_space, action_space)))
     buffers = []
     for i in range(ds.n_episodes):
         episode = ds.episode(i)
@@ -337,6 +336,19 @@ def write_minari(ds: Dataset, root: Path, dataset_id: str, env_spec, metadata: d
         os.replace(stage / dataset_id, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def step_space(env_space, step_shape: tuple[int, ...]):
+    """The space of one stored step under an env's space: the env's own when the shapes agree;
+    when the env takes a stack of steps at once (the arm: a whole plan, (64, 7), against a
+    waypoint's (7,)), the box that bounds every row of it; else unbounded, of the step's shape."""
+    import gymnasium
+
+    if env_space.shape == step_shape:
+        return env_space
+    if isinstance(env_space, gymnasium.spaces.Box) and env_space.shape[1:] == step_shape:
+        return gymnasium.spaces.Box(env_space.low.min(0), env_space.high.max(0), dtype=env_space.dtype)
+    return gymnasium.spaces.Box(-np.inf, np.inf, step_shape, np.float32)
 
 
 @contextmanager

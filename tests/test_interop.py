@@ -281,6 +281,33 @@ def test_gymnasium_spec_of_each_task_names_its_env():
     assert isinstance(gymnasium.make(spec).observation_space, gymnasium.spaces.Box)
 
 
+def test_the_arm_exports_to_minari_with_the_bounds_of_one_step(tmp_path, monkeypatch):
+    """The arm's env takes a whole plan, (64, 7) deviations, in one step; its episodes store one
+    waypoint's deviation per step. Each step keeps the env's bounds: the observation's joint
+    limits, and the action's bound on every row of a plan (not an unbounded box)."""
+    from ambient_bench.data import Dataset
+    from ambient_bench.envs import arm
+    from ambient_bench.interop import gymnasium_spec, write_minari
+
+    q0, q1 = np.zeros(7), np.full(7, 0.5)
+    bends = [arm.straight_line(q0, q1) + np.sin(np.linspace(0, np.pi, 65))[:, None] * h for h in (0.1, -0.2)]
+    episodes = [arm.episode_from_plan(plan, q1, seed) for seed, plan in enumerate(bends)]
+    ds = Dataset(tmp_path, {}, np.concatenate([e.obs for e in episodes]), np.concatenate([e.action for e in episodes]),
+                 np.array([64, 128]), np.array([0, 1]), np.array(["clean", "clean"]))
+    metadata = {"generator": "test", "suite": "arm", "preset": "smoke", "name": "clean", "source": "clean"}
+    write_minari(ds, tmp_path / "minari", "ambient_bench/arm/clean-v0", gymnasium_spec("arm", {}), metadata)
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    dataset = minari.load_dataset("ambient_bench/arm/clean-v0")
+    env = gymnasium.make("ambient_bench/Arm7-v0")
+    span = (arm.Q_UPPER - arm.Q_LOWER).astype(np.float32)
+    assert dataset.spec.observation_space == env.observation_space
+    assert dataset.spec.action_space == gymnasium.spaces.Box(-span, span, dtype=np.float32)
+    for episode, stored in zip(episodes, dataset.iterate_episodes()):
+        np.testing.assert_array_equal(stored.actions, episode.action)
+        assert all(dataset.spec.action_space.contains(a) for a in stored.actions)
+
+
 @pytest.mark.slow
 def test_the_prm_example_script_writes_a_minari_source_the_maze_accepts(tmp_path):
     """results/maze/external/prm_minari.py at smoke size: a dataset built outside the benchmark."""

@@ -1,7 +1,7 @@
 """The Ray executor on a local 2-CPU Ray instance: the maze smoke run gives the pool's
 results, a second run does no work, a worker killed mid-shard is retried to identical
-data, and a job's own error surfaces without Ray's wrapping. Ray stays optional: without
-it the CLI says how to install it."""
+data, a job's own error surfaces without Ray's wrapping, and the workers run at the driver's
+niceness. Ray stays optional: without it the CLI says how to install it."""
 
 import os
 import subprocess

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ambient_bench.config.suites import load_suite
-from ambient_bench.jobs.executors import InProcessExecutor, ProcessPoolJobExecutor
+from ambient_bench.jobs.executors import InProcessExecutor, Interrupted, ProcessPoolJobExecutor
 from ambient_bench.pipeline.runner import Runner
 
 from faults import KillOneShardWorker
@@ -70,6 +70,27 @@ def test_run_graph_starts_unlocked_work_before_work_not_started_yet():
     InProcessExecutor(progress=False).run_graph([(k, job, k) for k in "abc"], then, "graph")
     assert ran == ["a", "a1", "a11", "a12", "a2", "b", "c"]
     assert seen == [(name, name.upper()) for name in ran]
+
+
+def test_a_second_interrupt_during_the_stop_does_not_cut_the_stop_short():
+    """Two workers may each SIGTERM the run: the second interrupt can land inside the stop
+    that the first began. The stop still ends (else the exit waits on live workers forever),
+    and the run ends in ``Interrupted``."""
+    stops = []
+
+    class SecondSignalMidStop(InProcessExecutor):
+        def stop(self):
+            stops.append("started")
+            if len(stops) == 1:
+                raise KeyboardInterrupt  # the second signal, before this stop ended its workers
+            stops.append("ended")
+
+    def interrupted(_):
+        raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted, match="graph: 0 of 1 jobs finished"):
+        SecondSignalMidStop(progress=False).run_graph([("a", interrupted, None)], lambda *_: [], "graph")
+    assert stops == ["started", "started", "ended"]
 
 
 def test_the_pool_runs_a_graph_to_the_same_results():

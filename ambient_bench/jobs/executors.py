@@ -114,12 +114,21 @@ class JobExecutor:
                     progress.total = n_jobs
                     progress.refresh()
             except KeyboardInterrupt:
-                self.stop()
+                self.stop_through_interrupts()
                 raise Interrupted(desc, n_done, n_jobs) from None
             except BaseException:
-                self.stop()
+                self.stop_through_interrupts()
                 raise
         self.close()
+
+    def stop_through_interrupts(self) -> None:
+        """``stop``, to the end even if more Ctrl-C or SIGTERMs arrive meanwhile (two workers
+        may each signal the run): a stop cut short leaves workers that the exit waits for forever."""
+        while True:
+            try:
+                return self.stop()
+            except KeyboardInterrupt:
+                continue
 
     def submit(self, fn: Callable[[Any], Any], job: Any) -> Hashable:
         raise NotImplementedError

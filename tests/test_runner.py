@@ -18,6 +18,7 @@ import ambient_bench.jobs.functions as jobs
 from ambient_bench.config.suites import load_suite
 from ambient_bench.jobs.plan import Plan
 from ambient_bench.pipeline.runner import Runner
+from ambient_bench.policy.schedule import NoiseSchedule
 
 pytestmark = pytest.mark.slow
 
@@ -152,6 +153,24 @@ def test_swapped_checkpoints_are_both_re_evaluated(smoke_run, monkeypatch):
     assert after[runs[0]]["key"] != before[runs[0]]["key"]
     restored = validate(smoke_run, runs)
     assert len(calls) == 4 and restored[runs[0]]["records"] == before[runs[0]]["records"]
+
+
+def test_an_evaluation_is_recomputed_when_the_samplers_steps_change(smoke_run, monkeypatch):
+    """The steps at which the sampler calls the network follow from code as well as from the
+    settings (the flow sampler's start moved from tau 0.85 to 1): an evaluation made with other
+    steps is not reused, and one made with these is."""
+    run = next(r for r in smoke_run.plan.sweep_runs() if r.entry == "clean_only")
+    before = validate(smoke_run, [run])[run]
+    calls = []
+    real = jobs.evaluate
+    monkeypatch.setattr(jobs, "evaluate", lambda *args, **kw: calls.append(1) or real(*args, **kw))
+    assert validate(smoke_run, [run])[run]["key"] == before["key"] and not calls
+    steps = NoiseSchedule.ddim_timesteps
+    monkeypatch.setattr(NoiseSchedule, "ddim_timesteps", lambda self, n: [t + 1 for t in steps(self, n)])
+    changed = validate(smoke_run, [run])[run]
+    assert len(calls) == 1 and changed["key"] != before["key"]
+    monkeypatch.setattr(NoiseSchedule, "ddim_timesteps", steps)
+    assert validate(smoke_run, [run])[run]["records"] == before["records"] and len(calls) == 2
 
 
 def test_no_stage_barrier_an_entrys_final_seeds_train_once_its_own_sweep_is_validated(tmp_path):

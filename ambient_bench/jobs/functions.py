@@ -151,12 +151,15 @@ class EvalJob:
     def checkpoint(self) -> Path:
         return self.run_dir / "checkpoint.pt"
 
-    def key(self, checkpoint_sha256: str) -> str:
+    def key(self, checkpoint_sha256: str, sampling_steps: list[int]) -> str:
         """Everything the evaluation depends on: the checkpoint's bytes, seeds, task, evaluator
-        settings, the sampler's seed, and the thread count and device of its inference."""
+        settings, the sampler's seed and the steps at which it calls the network (they follow
+        from the settings, the checkpoint's generative model and the sampler's code), and the
+        thread count and device of its inference."""
         return config_hash({"checkpoint_sha256": checkpoint_sha256, "seeds": self.seeds, "task": self.task,
                             "task_params": self.task_params, "eval": self.eval, "sampler_seed": self.sampler_seed,
-                            "torch_threads": self.torch_threads, **device_key(self.device)})
+                            "sampling_steps": sampling_steps, "torch_threads": self.torch_threads,
+                            **device_key(self.device)})
 
 
 def read_eval(path: Path, key: str, n_trials: int) -> dict[str, Any] | None:
@@ -184,15 +187,16 @@ def read_eval(path: Path, key: str, n_trials: int) -> dict[str, Any] | None:
 
 
 def run_eval(job: EvalJob) -> dict[str, Any]:
-    key = job.key(file_sha256(job.checkpoint))
+    config = from_dict(EvalConfig, job.eval)
+    policy = policy_from_checkpoint(load_checkpoint(job.checkpoint))
+    key = job.key(file_sha256(job.checkpoint), policy.schedule.sampling_steps(config.sampler, config.inference_steps))
     cached = read_eval(job.path, key, len(job.seeds))
     if cached is not None:
         return cached
     torch.set_num_threads(job.torch_threads)
-    policy = policy_from_checkpoint(load_checkpoint(job.checkpoint)).to(job.device)
+    policy.to(job.device)
     task = TASKS.get(job.task)(**job.task_params)
-    result = evaluate(policy, task, np.asarray(job.seeds), from_dict(EvalConfig, job.eval),
-                      sampler_seed=job.sampler_seed, progress=job.progress)
+    result = evaluate(policy, task, np.asarray(job.seeds), config, sampler_seed=job.sampler_seed, progress=job.progress)
     result.update(split=job.split, n_trials=len(job.seeds), key=key)
     atomic_write_json(job.path, result)
     return result

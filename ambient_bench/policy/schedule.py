@@ -19,7 +19,8 @@ path x_tau = (1 - tau) x0 + tau eps with the network predicting the velocity eps
 grid uniform in flow time tau. Its state is a VP state scaled by tau / sigma (the same
 noise-to-signal ratio tau / (1 - tau) = sigma / sqrt(1 - sigma^2)), so every step still has
 a sigma, and bands, weights and thresholds in sigma apply unchanged (``flow_time`` and
-``flow_sigma`` are the one map between them). DDIM on it is exactly the Euler sampler.
+``flow_sigma`` are the one map between them). DDIM on it is exactly the Euler sampler,
+started from pure noise at tau = 1 (``FlowSchedule.ddim_timesteps``).
 """
 
 from __future__ import annotations
@@ -180,12 +181,20 @@ class NoiseSchedule:
         ``constraint`` is applied to every step's clean estimate before the update; both
         samplers' last step returns that estimate, so the sample satisfies it exactly.
         """
+        steps = self.sampling_steps(method, num_inference_steps)
         x = torch.randn(shape, generator=generator, device=device)
         constraint = constraint or (lambda x0: x0)
         if method == "ddpm":
             return self._sample_ddpm(denoiser, x, generator, constraint)
+        return self._sample_ddim(denoiser, x, steps, constraint)
+
+    def sampling_steps(self, method: str = "ddim", num_inference_steps: int | None = None) -> list[int]:
+        """The steps at which ``sample`` calls the network, first to last: every step for DDPM,
+        ``ddim_timesteps`` for DDIM (an evaluation's key records them)."""
+        if method == "ddpm":
+            return list(range(self.num_steps - 1, -1, -1))
         if method == "ddim":
-            return self._sample_ddim(denoiser, x, num_inference_steps or self.num_steps, constraint)
+            return self.ddim_timesteps(num_inference_steps or self.num_steps)
         raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {method!r}")
 
     @property
@@ -211,11 +220,15 @@ class NoiseSchedule:
         return x
 
     def ddim_timesteps(self, num_inference_steps: int) -> list[int]:
-        """Evenly strided steps from T-1 down to 0 (diffusers' 'leading' spacing)."""
-        if not 1 <= num_inference_steps <= self.num_steps:
-            raise ValueError(f"num_inference_steps must be in [1, {self.num_steps}]")
+        """Evenly strided steps from T-1 down to 0 (diffusers' 'leading' spacing, the
+        authors' DDIM): with 8 of 100 steps the first is t = 84, where sigma is 0.97."""
+        self._check_inference_steps(num_inference_steps)
         ratio = self.num_steps // num_inference_steps
         return [i * ratio for i in range(num_inference_steps)][::-1]
+
+    def _check_inference_steps(self, num_inference_steps: int) -> None:
+        if not 1 <= num_inference_steps <= self.num_steps:
+            raise ValueError(f"num_inference_steps must be in [1, {self.num_steps}]")
 
     def ddim_step(self, model_out: torch.Tensor, x_t: torch.Tensor, t: int, t_prev: int,
                   constraint: Constraint = lambda x0: x0) -> torch.Tensor:
@@ -227,9 +240,8 @@ class NoiseSchedule:
             return x0
         return self.signal[t_prev].item() * x0 + self.noise[t_prev].item() * eps
 
-    def _sample_ddim(self, denoiser: Denoiser, x: torch.Tensor, num_inference_steps: int,
+    def _sample_ddim(self, denoiser: Denoiser, x: torch.Tensor, steps: list[int],
                      constraint: Constraint) -> torch.Tensor:
-        steps = self.ddim_timesteps(num_inference_steps)
         for i, t in enumerate(steps):
             t_prev = steps[i + 1] if i + 1 < len(steps) else -1
             tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
@@ -256,6 +268,15 @@ class FlowSchedule(NoiseSchedule):
 
     def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return noise - x0
+
+    def ddim_timesteps(self, num_inference_steps: int) -> list[int]:
+        """Euler from pure noise: the first step at tau = 1 (t = T - 1), then steps as even in tau
+        as the grid allows, the last at tau = 1 / n or just below it (diffusers' 'trailing' spacing).
+        The draw x ~ N(0, I) is the state at tau = 1 only; the leading spacing would take it for
+        the state at tau = 0.85 (8 of 100 steps), which holds 15 % signal and 0.85 noise, so
+        every plan would start from a state with too much noise."""
+        self._check_inference_steps(num_inference_steps)
+        return [round(self.num_steps * (1 - k / num_inference_steps)) - 1 for k in range(num_inference_steps)]
 
     def x0_error_scale(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         return self._coef(self.taus, t, like)

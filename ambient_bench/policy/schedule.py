@@ -185,7 +185,7 @@ class NoiseSchedule:
         x = torch.randn(shape, generator=generator, device=device)
         constraint = constraint or (lambda x0: x0)
         if method == "ddpm":
-            return self._sample_ddpm(denoiser, x, generator, constraint)
+            return self._sample_ddpm(denoiser, x, steps, generator, constraint)
         return self._sample_ddim(denoiser, x, steps, constraint)
 
     def sampling_steps(self, method: str = "ddim", num_inference_steps: int | None = None) -> list[int]:
@@ -202,12 +202,13 @@ class NoiseSchedule:
         """Each step's state over the VP state of the same x0 and eps: noise / sigma (1 for VP)."""
         return self.noise / self.sigmas
 
-    def _sample_ddpm(self, denoiser: Denoiser, x: torch.Tensor, generator, constraint: Constraint) -> torch.Tensor:
+    def _sample_ddpm(self, denoiser: Denoiser, x: torch.Tensor, steps: list[int], generator,
+                     constraint: Constraint) -> torch.Tensor:
         """Ancestral sampling with the VP posterior, taken on the VP state (x / ``vp_scales``)."""
         abar = self.alphas_cumprod
         var = self.posterior_variance()
         scales = self.vp_scales.tolist()
-        for t in range(self.num_steps - 1, -1, -1):
+        for t in steps:
             tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
             x0 = constraint(self.predict_x0(denoiser(x, tt), x, tt))
             abar_prev = abar[t - 1] if t > 0 else torch.tensor(1.0, dtype=torch.float64)

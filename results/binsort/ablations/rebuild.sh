@@ -6,10 +6,11 @@
 # another entry's rows only while its definition is unchanged, so define every row here.
 set -euo pipefail
 out=${1:-runs}
-entries=${2:-clean_only,locality,locality_ft,locality_ft_lr,cotrain_ft}
+entries=${2:-clean_only,locality,locality_ft,locality_ft_lr,cotrain,cotrain_ft}
 python -m ambient_bench.run --suite binsort --preset quick --out "$out" --seeds 1 --baselines "$entries" \
-  --set 'baselines.locality={grid: {sigma_max: [0.462]}}' \
-  --set 'baselines.locality_ft={baseline: locality, params: {sigma_max: 0.462}, finetune_steps: 3000}' \
-  --set 'baselines.locality_ft_lr={baseline: locality, params: {sigma_max: 0.462}, finetune_steps: 3000, finetune_lr: 1.0e-4}' \
-  --set 'baselines.cotrain_ft={baseline: cotrain, params: {alpha: 0.9}, finetune_steps: 3000}' \
+  --set 'baselines.locality={grid: {sigma_max: [0.462]}, seeds: 3}' \
+  --set 'baselines.locality_ft={baseline: locality, params: {sigma_max: 0.462}, finetune_steps: 3000, seeds: 3}' \
+  --set 'baselines.locality_ft_lr={baseline: locality, params: {sigma_max: 0.462}, finetune_steps: 3000, finetune_lr: 1.0e-4, seeds: 3}' \
+  --set 'baselines.cotrain={grid: {alpha: [0.9]}, seeds: 3}' \
+  --set 'baselines.cotrain_ft={baseline: cotrain, params: {alpha: 0.9}, finetune_steps: 3000, seeds: 3}' \
   "${@:3}"

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import ambient_bench.jobs.functions as jobs
 from ambient_bench.config.suites import load_suite
@@ -52,6 +53,8 @@ def test_smoke_run_writes_every_output(smoke_run):
         assert (run_dir / name).exists(), name
     provenance = json.loads((run_dir / "provenance.json").read_text())
     assert {"git_sha", "git_dirty", "package_versions", "machine", "datasets_sha256"} <= set(provenance)
+    # the SIMD level torch dispatches to decides whether another machine's rerun matches to the last digit
+    assert f"{torch.backends.cpu.get_cpu_capability()} kernels" in provenance["machine"]
 
 
 def test_the_job_graphs_progress_counts_the_final_seeds_from_the_start(tmp_path, monkeypatch, caplog):

@@ -74,14 +74,23 @@ def module_path(name: str) -> Path:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
+    """The CPU (model, family/model numbers, and the SIMD level torch's kernels dispatch to), torch's
+    thread count and the GPU. A rerun can be expected to match to the last digit only where all of these
+    match: kernels of different SIMD levels may sum floats in different orders."""
+    cpu, ids = platform.processor() or platform.machine(), {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key in ("model name", "cpu family", "model") and key not in ids:
+                ids[key] = value
+            if key == "flags":
                 break
     except OSError:
         pass
+    cpu = ids.get("model name", cpu)
+    if "cpu family" in ids and "model" in ids:
+        cpu += f" (family {ids['cpu family']} model {ids['model']})"
+    cpu += f", {torch.backends.cpu.get_cpu_capability()} kernels"
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{cpu}, {torch.get_num_threads()} torch threads, {gpu}"
 

@@ -87,6 +87,21 @@ def test_the_command_writes_the_figure_and_its_numbers(tmp_path, clean_corrupt, 
     assert set(numbers["provenance"]["datasets_sha256"]) == {"clean"} and "git_sha" in numbers["provenance"]
 
 
+def test_provenance_is_taken_before_the_figure_is_written(tmp_path, clean_corrupt, monkeypatch):
+    """A redraw inside the repository must record the tree it was drawn from, not one its own figure dirtied."""
+    import ambient_bench.jobs.provenance as provenance_module
+
+    out = tmp_path / "sensitivity.png"
+    seen = []
+    real = provenance_module.provenance
+    monkeypatch.setattr(provenance_module, "provenance", lambda *a: seen.append(out.exists()) or real(*a))
+    policy = tiny_policy()
+    checkpoint = tmp_path / "run-a" / "checkpoint.pt"
+    save_checkpoint(checkpoint, {**checkpoint_header(policy), "ema": policy.state_dict()})
+    main([str(checkpoint), "--dataset", str(tmp_path / "clean"), "--sigmas", "0.1", "--windows", "4", "--out", str(out)])
+    assert seen == [False] and out.exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--sigmas", "1.5"], "--sigmas must lie in (0, 1)"),
     (["--index", "16"], "--index 16 is outside the chunk"),

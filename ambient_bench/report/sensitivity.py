@@ -137,11 +137,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         obs, chunks = dataset_windows(ds.obs, ds.action, ds.episode_starts, ds.episode_ends, policy.config.horizon,
                                       args.windows)
         curves[name] = denoiser_sensitivity(policy, obs, chunks, args.sigmas, index)
+    # taken before anything is written, so a redraw inside the repository records the tree it was drawn from
+    recorded = provenance({args.dataset.name: ds.sha256})
     plot_sensitivity(curves, args.sigmas, index, args.title, args.out)
     atomic_write_json(args.out.with_suffix(".json"), {"sigmas": args.sigmas, "index": index, "windows": args.windows,
                                                       "dataset": str(args.dataset),
                                                       "checkpoints": [str(path) for path in args.checkpoints],
-                                                      "provenance": provenance({args.dataset.name: ds.sha256}),
+                                                      "provenance": recorded,
                                                       "sensitivity": {k: v.tolist() for k, v in curves.items()},
                                                       "reach": {k: sensitivity_reach(v, index).tolist()
                                                                 for k, v in curves.items()}})

@@ -345,6 +345,17 @@ def test_a_changed_definition_of_another_entry_rewrites_the_report_with_this_run
     assert "was made with another config" in caplog.text
 
 
+def test_the_reports_provenance_is_taken_before_any_of_its_files_is_written(smoke_run, monkeypatch):
+    """A report rebuilt inside the repository must record the tree it came from, not one its own files dirtied."""
+    import ambient_bench.report.writer as writer
+
+    summary = smoke_run.root / "summary.csv"
+    before, seen, real = summary.stat().st_mtime_ns, [], writer.provenance
+    monkeypatch.setattr(writer, "provenance", lambda *a: seen.append(summary.stat().st_mtime_ns) or real(*a))
+    Runner(smoke_run.plan.suite, "smoke", smoke_run.root.parent.parent, progress=False).run()
+    assert seen == [before] and summary.stat().st_mtime_ns != before
+
+
 def test_the_reports_provenance_names_only_the_datasets_its_rows_use(smoke_run):
     """A dataset directory under the root that no reported entry reads (another variant's, or
     one copied in) is not listed as the report's data."""

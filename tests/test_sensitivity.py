@@ -71,11 +71,15 @@ def test_windows_repeat_the_last_action_past_an_episode_end():
     assert (chunks[:, :, 0] <= ends[:, None]).all() and (chunks[:, -1, 0] == ends).all()
 
 
-def test_the_command_writes_the_figure_and_its_numbers(tmp_path, clean_corrupt, capsys):
+def test_the_command_writes_the_figure_and_its_numbers(tmp_path, clean_corrupt, capsys, monkeypatch):
+    import ambient_bench.jobs.provenance as provenance_module
+
     policy = tiny_policy()
     checkpoint = tmp_path / "run-a" / "checkpoint.pt"
     save_checkpoint(checkpoint, {**checkpoint_header(policy), "ema": policy.state_dict()})
     out = tmp_path / "sensitivity.png"
+    figure_existed, real = [], provenance_module.provenance
+    monkeypatch.setattr(provenance_module, "provenance", lambda *a: figure_existed.append(out.exists()) or real(*a))
     main([str(checkpoint), "--dataset", str(tmp_path / "clean"), "--sigmas", "0.1", "0.8", "--windows", "8",
           "--out", str(out)])
     numbers = json.loads(out.with_suffix(".json").read_text())
@@ -85,21 +89,8 @@ def test_the_command_writes_the_figure_and_its_numbers(tmp_path, clean_corrupt, 
     assert numbers["reach"]["run-a"] == pytest.approx(sensitivity_reach(curve, HORIZON // 2).tolist())
     assert numbers["checkpoints"] == [str(checkpoint)]
     assert set(numbers["provenance"]["datasets_sha256"]) == {"clean"} and "git_sha" in numbers["provenance"]
-
-
-def test_provenance_is_taken_before_the_figure_is_written(tmp_path, clean_corrupt, monkeypatch):
-    """A redraw inside the repository must record the tree it was drawn from, not one its own figure dirtied."""
-    import ambient_bench.jobs.provenance as provenance_module
-
-    out = tmp_path / "sensitivity.png"
-    seen = []
-    real = provenance_module.provenance
-    monkeypatch.setattr(provenance_module, "provenance", lambda *a: seen.append(out.exists()) or real(*a))
-    policy = tiny_policy()
-    checkpoint = tmp_path / "run-a" / "checkpoint.pt"
-    save_checkpoint(checkpoint, {**checkpoint_header(policy), "ema": policy.state_dict()})
-    main([str(checkpoint), "--dataset", str(tmp_path / "clean"), "--sigmas", "0.1", "--windows", "4", "--out", str(out)])
-    assert seen == [False] and out.exists()
+    # taken before the figure is written, so a redraw in the repository records the tree it was drawn from
+    assert figure_existed == [False]
 
 
 @pytest.mark.parametrize("args, message", [

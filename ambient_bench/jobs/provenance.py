@@ -73,29 +73,30 @@ def module_path(name: str) -> Path:
     return Path(sys.modules[package].__file__).parent / f"{stem}.py"
 
 
+def cpu_fields() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo ("model name", "cpu family", ...); empty without it."""
+    try:
+        first = Path("/proc/cpuinfo").read_text().split("\n\n", 1)[0]
+    except OSError:
+        return {}
+    return {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in first.splitlines())}
+
+
 def machine() -> str:
     """The CPU (model, family/model numbers, and the SIMD level torch's kernels dispatch to), torch's
     thread count and the GPU. A rerun can be expected to match to the last digit only where all of these
     match: kernels of different SIMD levels may sum floats in different orders."""
-    cpu, ids = platform.processor() or platform.machine(), {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = (part.strip() for part in line.partition(":"))
-            if key in ("model name", "cpu family", "model") and key not in ids:
-                ids[key] = value
-            if key == "flags":
-                break
-    except OSError:
-        pass
-    cpu = ids.get("model name", cpu)
-    if "cpu family" in ids and "model" in ids:
-        cpu += f" (family {ids['cpu family']} model {ids['model']})"
-    cpu += f", {torch.backends.cpu.get_cpu_capability()} kernels"
+    fields = cpu_fields()
+    cpu = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        cpu += f" (family {fields['cpu family']} model {fields['model']})"
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {torch.get_num_threads()} torch threads, {gpu}"
+    return f"{cpu}, {torch.backends.cpu.get_cpu_capability()} kernels, {torch.get_num_threads()} torch threads, {gpu}"
 
 
 def provenance(dataset_sha256: dict[str, str] | None = None) -> dict[str, Any]:
+    """Where a result came from. Take it before writing the result: a file written into the repository
+    first would mark the tree dirty."""
     return {
         **git_state(),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         obs, chunks = dataset_windows(ds.obs, ds.action, ds.episode_starts, ds.episode_ends, policy.config.horizon,
                                       args.windows)
         curves[name] = denoiser_sensitivity(policy, obs, chunks, args.sigmas, index)
-    # taken before anything is written, so a redraw inside the repository records the tree it was drawn from
+    # before any file is written (see provenance)
     recorded = provenance({args.dataset.name: ds.sha256})
     plot_sensitivity(curves, args.sigmas, index, args.title, args.out)
     atomic_write_json(args.out.with_suffix(".json"), {"sigmas": args.sigmas, "index": index, "windows": args.windows,

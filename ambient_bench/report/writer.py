@@ -30,6 +30,9 @@ def write_report(plan: Plan, validation, test, chosen) -> None:
     summary = summary_frame(plan, {"validation": validation, "test": test}, chosen)
     selection = {entry: dict(point) for entry, point in chosen.items()}
     summary, selection = merge_previous(plan, summary, selection)
+    # before any file is written (see provenance)
+    recorded = provenance({p.name: dataset_sha256(json.loads((p / "meta.json").read_text()))
+                           for p in sorted(plan.datasets(report_entries(plan, summary))) if (p / "meta.json").exists()})
     atomic_write_bytes(root / "summary.csv", summary.to_csv(index=False, na_rep="NaN").encode())
     atomic_write_bytes(root / "table.md", table_markdown(plan, summary).encode())
     plot_pareto(plan, summary, root / "pareto.png")
@@ -41,7 +44,5 @@ def write_report(plan: Plan, validation, test, chosen) -> None:
     render_scene(plan, root / "scene.png")
     atomic_write_json(root / "selection.json", selection)
     atomic_write_json(root / "config.json", to_dict(plan.suite))
-    datasets = {p.name: dataset_sha256(json.loads((p / "meta.json").read_text()))
-                for p in sorted(plan.datasets(report_entries(plan, summary))) if (p / "meta.json").exists()}
-    atomic_write_json(root / "provenance.json", provenance(datasets))
+    atomic_write_json(root / "provenance.json", recorded)
     log.info("report written to %s", root)
